@@ -1,0 +1,128 @@
+"""Composition root: config -> store -> relay client -> engine -> adapters, and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from types import TracebackType
+
+from core.adapter import Adapter
+from core.config import Settings
+from core.engine import Engine
+from core.relay.client import RelayClient
+from core.store import SqliteStore
+
+log = logging.getLogger("relaybot.app")
+
+# Platform name -> "module:Class". Imported only when that platform is enabled.
+ADAPTERS: dict[str, str] = {}
+PLATFORMS = ("telegram", "discord", "wechat")
+DRAIN_TIMEOUT_S = 30.0
+
+
+class App:
+    """Owns the long-lived objects: the database, the relay client and the engine."""
+
+    def __init__(self, settings: Settings, *, relay: RelayClient | None = None) -> None:
+        self.settings = settings
+        self.store = SqliteStore(settings.storage.path)
+        self.relay = relay or RelayClient(
+            settings.relay.base_url,
+            settings.relay.api_key,
+            timeout_s=settings.relay.timeout_s,
+            connect_timeout_s=settings.relay.connect_timeout_s,
+            max_retries=settings.relay.max_retries,
+            backoff_s=settings.relay.retry_backoff_s,
+        )
+        self.engine = Engine(settings, self.store, self.relay)
+        self._started = False
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.relay.start()
+        self._started = True
+        log.info(
+            "started storage=%s relay=%s", self.settings.storage.path, self.settings.relay.base_url
+        )
+
+    async def stop(self, drain_timeout: float = DRAIN_TIMEOUT_S) -> None:
+        """Let in-flight replies finish (bounded), then close the relay client and database."""
+        if not self._started:
+            return
+        self._started = False
+        if not await self.engine.wait_idle(drain_timeout):
+            log.warning("stopping with %d replies still in flight", self.engine.in_flight)
+        await self.relay.aclose()
+        await self.store.close()
+        log.info("stopped")
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def enabled_platforms(settings: Settings) -> list[str]:
+    return [name for name in PLATFORMS if getattr(settings, name).enabled]
+
+
+def load_adapter(name: str) -> Callable[..., Adapter]:
+    """The adapter class of platform ``name``; KeyError when this build has none."""
+    module_name, _, class_name = ADAPTERS[name].partition(":")
+    factory: Callable[..., Adapter] = getattr(importlib.import_module(module_name), class_name)
+    return factory
+
+
+async def serve(adapters: list[Adapter], *, stop: asyncio.Event | None = None) -> None:
+    """Run ``adapters`` until SIGINT/SIGTERM (or ``stop`` is set), then stop them so they take
+    no new messages. The caller then stops the ``App``, which lets in-flight replies finish."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+            log.info("adapter started platform=%s", adapter.name)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter stop failed platform=%s", adapter.name)
+
+
+def build_adapters(app: App, names: list[str]) -> list[Adapter]:
+    adapters: list[Adapter] = []
+    for name in names:
+        factory = load_adapter(name)
+        adapters.append(factory(app.settings, app.engine))
+    return adapters
+
+
+def describe_missing(names: list[str]) -> list[str]:
+    return [name for name in names if name not in ADAPTERS]
+
+
+__all__ = ["ADAPTERS", "App", "build_adapters", "enabled_platforms", "serve"]

@@ -1,0 +1,105 @@
+"""Console adapter: chat with the engine in a terminal, or script it through a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import TextIO
+
+from core.engine import Engine
+from core.types import (
+    ErrorReply,
+    FinalText,
+    IncomingMessage,
+    Notice,
+    ReplyEvent,
+    TextDelta,
+)
+
+PLATFORM = "console"
+PROMPT = "you> "
+
+
+class ConsoleChat:
+    """Reads one message per line from ``stdin`` and writes the answers to ``stdout``.
+
+    Interactive (a terminal): answers stream as they arrive. Piped: each answer is printed
+    whole, and EOF ends the session.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        user: str | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self._engine = engine
+        self._in = stdin
+        self._out = stdout
+        self._user = user or _login_name()
+        self._interactive = stdin.isatty() if interactive is None else interactive
+
+    async def run(self) -> int:
+        """Chat until EOF (or Ctrl-D); returns the exit status."""
+        count = 0
+        while True:
+            if self._interactive:
+                self._write(PROMPT)
+            line = await asyncio.to_thread(self._in.readline)
+            if not line:
+                if self._interactive:
+                    self._write("\n")
+                return 0
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            count += 1
+            message = IncomingMessage(
+                platform=PLATFORM,
+                chat_id=self._user,
+                chat_type="private",
+                user_id=self._user,
+                display_name=self._user,
+                text=text,
+                message_id=str(count),
+            )
+            await self._answer(message)
+
+    async def _answer(self, message: IncomingMessage) -> None:
+        streamed = False
+        async for event in self._engine.handle(message):
+            streamed = self._render(event, streamed)
+        if streamed:  # a stream that ended without its FinalText still ends the line
+            self._write("\n")
+
+    def _render(self, event: ReplyEvent, streamed: bool) -> bool:
+        """Write one event; returns whether a streamed line is still open."""
+        if isinstance(event, TextDelta):
+            if self._interactive:
+                self._write(event.text)
+                return True
+            return False
+        if isinstance(event, FinalText):
+            if streamed:
+                self._write("\n")
+            else:
+                self._write(event.text + "\n")
+            return False
+        if isinstance(event, Notice | ErrorReply):
+            self._write(("\n" if streamed else "") + event.text + "\n")
+            return False
+        return streamed  # media and buttons come with later issues; nothing to print yet
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return "console"

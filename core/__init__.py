@@ -1,0 +1,1 @@
+"""relaybot core: the platform-neutral engine."""

@@ -1,0 +1,97 @@
+"""What each command of the table in core.commands does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from core.commands import COMMANDS, Command
+from core.config import Settings
+from core.errors import NotEnabledError, UnknownModelError
+from core.i18n import Lang, t
+from core.ports import ChatBackend
+from core.store import SqliteStore
+from core.types import FinalText, IncomingMessage
+
+MODELS_SHOWN = 60
+_SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
+
+Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable[str]]
+
+
+class CommandHandlers:
+    """Runs a parsed command and returns its answer; errors are raised typed, not worded."""
+
+    def __init__(self, settings: Settings, store: SqliteStore, relay: ChatBackend) -> None:
+        self._settings = settings
+        self._store = store
+        self._relay = relay
+        self._handlers: dict[str, Handler] = {
+            "start": self._start,
+            "help": self._help,
+            "reset": self._reset,
+            "model": self._model,
+            "models": self._models,
+            "system": self._system,
+        }
+
+    async def run(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> FinalText:
+        if command.spec is None:
+            return FinalText(t("cmd.unknown", lang, command=command.name), markdown=False)
+        handler = self._handlers.get(command.name)
+        if handler is None or not command.spec.enabled:
+            raise NotEnabledError(command=command.name)
+        return FinalText(await handler(command, msg, key, lang), markdown=False)
+
+    def model_choices(self) -> list[str]:
+        """Models users may pick: the default chat model first, then the allow-list."""
+        default = self._settings.models.chat
+        return [default, *(m for m in self._settings.models.chat_choices if m != default)]
+
+    async def current_model(self, key: str) -> str:
+        return (await self._store.get_settings(key)).model or self._settings.models.chat
+
+    async def _start(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        return t("cmd.start", lang, name=msg.display_name or "👋")
+
+    async def _help(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        lines = [t("cmd.help.head", lang)]
+        lines += [f"/{spec.name} — {t(spec.help_key, lang)}" for spec in COMMANDS]
+        lines.append(t("cmd.help.tail", lang, model=await self.current_model(key)))
+        return "\n".join(lines)
+
+    async def _reset(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        await self._store.clear_history(key)
+        return t("cmd.reset.done", lang)
+
+    async def _model(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        choices = self.model_choices()
+        if not command.args:
+            model = await self.current_model(key)
+            return t("cmd.model.current", lang, model=model, choices=", ".join(choices))
+        wanted = command.args.split()[0]
+        match = next((m for m in choices if m.lower() == wanted.lower()), None)
+        if match is None:
+            raise UnknownModelError(name=wanted, choices=", ".join(choices))
+        await self._store.set_model(key, None if match == self._settings.models.chat else match)
+        return t("cmd.model.set", lang, model=match)
+
+    async def _models(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        models = sorted(set(await self._relay.list_models()))
+        if not models:
+            return t("cmd.models.none", lang)
+        shown = "\n".join(f"• {m}" for m in models[:MODELS_SHOWN])
+        if len(models) > MODELS_SHOWN:
+            shown += "\n" + t("cmd.models.more", lang, count=len(models) - MODELS_SHOWN)
+        return t("cmd.models.list", lang, count=len(models), models=shown)
+
+    async def _system(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        if not command.args:
+            current = (await self._store.get_settings(key)).system_prompt
+            if current is None:
+                current = self._settings.chat.system_prompt
+            return t("cmd.system.current", lang, prompt=current or t("cmd.system.none", lang))
+        if command.args.lower() in _SYSTEM_RESET_WORDS:
+            await self._store.set_system_prompt(key, None)
+            return t("cmd.system.reset", lang)
+        await self._store.set_system_prompt(key, command.args)
+        return t("cmd.system.set", lang)

@@ -1,0 +1,154 @@
+"""The conversation engine: a message in, reply events out, one conversation at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from core.command_handlers import CommandHandlers
+from core.commands import parse_command
+from core.config import Settings
+from core.errors import BotError, error_code, user_text
+from core.history import Turn, estimate_tokens, trim
+from core.i18n import Lang, pick_lang, t
+from core.keys import conversation_key
+from core.locks import KeyedLocks
+from core.ports import ChatBackend
+from core.relay.types import ChatDelta, ChatEnd, ChatMessage
+from core.store import SqliteStore
+from core.types import ErrorReply, FinalText, IncomingMessage, Notice, ReplyEvent, TextDelta
+
+log = logging.getLogger("relaybot.engine")
+
+
+class Engine:
+    """Handles messages from every platform the same way.
+
+    ``handle(msg)`` is the one entry point adapters call. Messages of one conversation run one
+    at a time, in arrival order; other conversations run concurrently.
+    """
+
+    def __init__(self, settings: Settings, store: SqliteStore, relay: ChatBackend) -> None:
+        self._settings = settings
+        self._store = store
+        self._relay = relay
+        self._locks = KeyedLocks()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._commands = CommandHandlers(settings, store, relay)
+
+    @property
+    def locks(self) -> KeyedLocks:
+        return self._locks
+
+    @property
+    def in_flight(self) -> int:
+        """Messages being handled right now (running or waiting for their conversation)."""
+        return self._in_flight
+
+    async def wait_idle(self, limit_s: float) -> bool:
+        """Wait until no message is in flight; False if ``limit_s`` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def key_of(self, msg: IncomingMessage) -> str:
+        return conversation_key(msg, self._settings.chat)
+
+    async def handle(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
+        """Answer ``msg`` as a stream of reply events for the adapter to render."""
+        lang = pick_lang(msg.language, self._settings.language)
+        key = self.key_of(msg)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with self._locks.hold(key):
+                command = parse_command(msg.text)
+                try:
+                    if command is not None:
+                        yield await self._commands.run(command, msg, key, lang)
+                    elif msg.text.strip():
+                        async for event in self._chat(msg, key, lang):
+                            yield event
+                except BotError as exc:
+                    self._log_error(exc, key)
+                    yield ErrorReply(user_text(exc, lang), error_code(exc))
+                except Exception:
+                    log.exception("unexpected error key=%s", key)
+                    yield ErrorReply(t("error.internal", lang), "internal")
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _chat(self, msg: IncomingMessage, key: str, lang: Lang) -> AsyncIterator[ReplyEvent]:
+        chat = self._settings.chat
+        conv = await self._store.get_settings(key)
+        model = conv.model or self._settings.models.chat
+        system = conv.system_prompt if conv.system_prompt is not None else chat.system_prompt
+        question = Turn("user", msg.text.strip(), estimate_tokens(msg.text.strip()))
+        budget = chat.history_tokens - question.tokens - (estimate_tokens(system) if system else 0)
+        history = trim(await self._store.recent_turns(key, chat.max_history_messages), budget)
+        messages = [ChatMessage("system", system)] if system else []
+        messages += [ChatMessage(turn.role, turn.content) for turn in history]
+        messages.append(ChatMessage("user", question.content))
+
+        started = time.monotonic()
+        parts: list[str] = []
+        end = ChatEnd()
+        async for event in self._relay.stream_chat(
+            model, messages, max_tokens=chat.max_answer_tokens
+        ):
+            if isinstance(event, ChatDelta):
+                parts.append(event.text)
+                yield TextDelta(event.text)
+            else:
+                end = event
+        answer = "".join(parts).strip()
+        if answer:
+            reply = Turn("assistant", answer, estimate_tokens(answer))
+            await self._store.append_turns(key, [question, reply], chat.max_history_messages)
+            yield FinalText(answer)
+        if end.truncated:
+            yield Notice(t("notice.truncated", lang))
+        elif not answer:
+            yield Notice(t("notice.empty", lang))
+        if end.usage is not None:
+            await self._store.record_usage(key, model, end.usage, end.request_id)
+        log.info(
+            "answer key=%s model=%s request_id=%s chars=%d prompt_tokens=%s "
+            "completion_tokens=%s truncated=%s finish=%s ms=%d",
+            key,
+            model,
+            end.request_id or "-",
+            len(answer),
+            end.usage.prompt_tokens if end.usage else "-",
+            end.usage.completion_tokens if end.usage else "-",
+            end.truncated,
+            end.finish_reason or "-",
+            (time.monotonic() - started) * 1000,
+        )
+
+    @staticmethod
+    def _log_error(exc: BotError, key: str) -> None:
+        request_id = getattr(exc, "request_id", "") or "-"
+        status = getattr(exc, "status", 0)
+        detail = getattr(exc, "detail", "") or str(exc)
+        level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
+        log.log(
+            level,
+            "error key=%s code=%s status=%s request_id=%s detail=%s",
+            key,
+            error_code(exc),
+            status,
+            request_id,
+            detail,
+        )
+
+
+__all__ = ["Engine"]

@@ -1,0 +1,164 @@
+"""Typed errors of relaybot, and the one place that turns them into user text.
+
+    BotError
+    ├── RelayError                     the relay answered with an error, or could not be reached
+    │   ├── RelayAuthError             401: missing, bad, expired or used-up key
+    │   ├── RelayQuotaError            403/400: balance or quota exhausted
+    │   ├── RelayForbiddenError        403: model not allowed for this key, user banned
+    │   ├── RelayNoChannelError        503: no channel sells this model to the key's group
+    │   ├── RelayRateLimitError        429: rate limited or upstream saturated
+    │   ├── RelayUpstreamError         5xx: gateway or upstream failure
+    │   ├── RelayTimeoutError          504/524 or our own timeout
+    │   ├── RelayNetworkError          connection refused, DNS, TLS...
+    │   ├── RelayBadRequestError       400/404/other 4xx: rejected parameters
+    │   └── RelayBadResponseError      200 with a body we cannot read
+    ├── StorageError                   the database cannot be opened or is from a newer version
+    └── UserInputError                 the user asked for something we cannot do
+        ├── UnknownModelError          /model NAME not in the allow-list
+        └── NotEnabledError            a command whose feature is not built or not configured
+
+Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
+``user_text(exc, lang)`` is the only function that words an error for a user; it walks the
+exception's MRO against one table, so a subclass without its own text gets its parent's.
+"""
+
+from __future__ import annotations
+
+from core.i18n import Lang, t
+
+
+class BotError(Exception):
+    """Base of every error relaybot raises on purpose."""
+
+    code = "internal"
+
+
+class ConfigError(BotError):
+    """The configuration file is invalid; ``problems`` lists ``(key path, what is wrong)``."""
+
+    code = "config"
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        lines = [f"{path}: {what}" if path else what for path, what in problems]
+        head = f"invalid configuration in {source}" if source else "invalid configuration"
+        super().__init__(head + ":\n  " + "\n  ".join(lines))
+
+
+class StorageError(BotError):
+    """The database at ``storage.path`` cannot be used; the message says what to fix."""
+
+    code = "storage"
+
+
+class RelayError(BotError):
+    """The relay failed a request.
+
+    Attributes:
+        status: HTTP status, or 0 when no response arrived.
+        detail: the relay's own message, for the admin's log only (never shown to users).
+        request_id: the relay's request id, when it sent one.
+    """
+
+    code = "relay"
+
+    def __init__(self, detail: str = "", *, status: int = 0, request_id: str = "") -> None:
+        self.status = status
+        self.detail = detail
+        self.request_id = request_id
+        super().__init__(
+            f"{self.code} (HTTP {status}): {detail}" if status else f"{self.code}: {detail}"
+        )
+
+
+class RelayAuthError(RelayError):
+    code = "relay_auth"
+
+
+class RelayQuotaError(RelayError):
+    code = "relay_quota"
+
+
+class RelayForbiddenError(RelayError):
+    code = "relay_forbidden"
+
+
+class RelayNoChannelError(RelayError):
+    code = "relay_no_channel"
+
+
+class RelayRateLimitError(RelayError):
+    code = "relay_rate_limited"
+
+
+class RelayUpstreamError(RelayError):
+    code = "relay_upstream"
+
+
+class RelayTimeoutError(RelayError):
+    code = "relay_timeout"
+
+
+class RelayNetworkError(RelayError):
+    code = "relay_network"
+
+
+class RelayBadRequestError(RelayError):
+    code = "relay_bad_request"
+
+
+class RelayBadResponseError(RelayError):
+    code = "relay_bad_response"
+
+
+class UserInputError(BotError):
+    """Something the user asked for that cannot be done; ``args_for_text`` fill the text."""
+
+    code = "user_input"
+
+    def __init__(self, **fields: str) -> None:
+        self.fields = fields
+        super().__init__(f"{self.code}: {fields}")
+
+
+class UnknownModelError(UserInputError):
+    code = "unknown_model"
+
+
+class NotEnabledError(UserInputError):
+    code = "not_enabled"
+
+
+# The one table: error class -> i18n key. Looked up along the MRO.
+_TEXT_KEYS: dict[type[BaseException], str] = {
+    BotError: "error.internal",
+    RelayError: "error.relay",
+    RelayAuthError: "error.relay_auth",
+    RelayQuotaError: "error.relay_quota",
+    RelayForbiddenError: "error.relay_forbidden",
+    RelayNoChannelError: "error.relay_no_channel",
+    RelayRateLimitError: "error.relay_rate_limited",
+    RelayUpstreamError: "error.relay_upstream",
+    RelayTimeoutError: "error.relay_timeout",
+    RelayNetworkError: "error.relay_network",
+    RelayBadRequestError: "error.relay_bad_request",
+    RelayBadResponseError: "error.relay_upstream",
+    UnknownModelError: "error.unknown_model",
+    NotEnabledError: "error.not_enabled",
+}
+
+
+def user_text(exc: BaseException, lang: Lang) -> str:
+    """Word ``exc`` for a user in ``lang``: short, no raw body, no traceback."""
+    fields: dict[str, str] = getattr(exc, "fields", {}) if isinstance(exc, UserInputError) else {}
+    for cls in type(exc).__mro__:
+        key = _TEXT_KEYS.get(cls)
+        if key is not None:
+            return t(key, lang, **fields)
+    return t("error.internal", lang)
+
+
+def error_code(exc: BaseException) -> str:
+    """The stable code of ``exc`` for logs and ``ErrorReply.code``."""
+    return exc.code if isinstance(exc, BotError) else "internal"

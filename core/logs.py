@@ -1,0 +1,58 @@
+"""Logging for admins: one line per event, secrets replaced before anything is written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+REDACTED = "***"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Libraries that log request URLs (a Telegram URL holds the bot token) or chatter at INFO.
+QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite", "telegram", "discord", "asyncio")
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback included, then replaces every known secret."""
+
+    def __init__(self, secrets: Iterable[str], *, as_json: bool = False) -> None:
+        super().__init__(TEXT_FORMAT)
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._as_json = as_json
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._as_json:
+            return self.redact(super().format(record))
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return self.redact(json.dumps(entry, ensure_ascii=False))
+
+
+def setup_logging(
+    level: str, secrets: Iterable[str], *, as_json: bool = False, stream: TextIO | None = None
+) -> logging.Handler:
+    """Route every log record to ``stream`` (stderr) through the redacting formatter."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter(secrets, as_json=as_json))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    return handler

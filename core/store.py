@@ -1,0 +1,209 @@
+"""SQLite store on aiosqlite: conversation history, per-conversation settings and usage."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StorageError
+from core.history import Turn
+from core.relay.types import Usage
+
+# Each entry moves the schema one version up; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_key TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conv ON messages (conv_key, id);
+    CREATE TABLE conversations (
+        conv_key TEXT PRIMARY KEY,
+        model TEXT,
+        system_prompt TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_key TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """What a conversation overrides; ``None`` means the configured default."""
+
+    model: str | None = None
+    system_prompt: str | None = None
+
+
+class SqliteStore:
+    """The one database of the process. ``open()`` before use, ``close()`` at shutdown."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StorageError("SqliteStore used before open() or after close()")
+        return self._db
+
+    async def open(self) -> None:
+        """Create the folder and file if needed, switch to WAL and apply pending migrations."""
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self._path)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            raise StorageError(
+                f"cannot open the database {self._path} ({exc}); check storage.path and "
+                "that the folder is writable"
+            ) from exc
+        except StorageError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def schema_version(self) -> int:
+        rows = await self._query("PRAGMA user_version")
+        return int(rows[0][0]) if rows else 0
+
+    async def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        # One connection serves every conversation: the lock keeps one coroutine's statements
+        # from interleaving with another's (sqlite3 misuse errors, half-committed writes).
+        async with self._lock:
+            return list(await self.db.execute_fetchall(sql, params))
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"the database {self._path} has schema version {version}, newer than this "
+                f"relaybot ({len(MIGRATIONS)}); upgrade relaybot or use another storage.path"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first; the version bump is part of the same script so a
+            # crash never leaves a migrated schema with an old version number.
+            await self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    # --- history ---------------------------------------------------------------------------
+
+    async def recent_turns(self, conv_key: str, limit: int) -> list[Turn]:
+        """The newest ``limit`` turns of ``conv_key``, oldest first."""
+        rows = await self._query(
+            "SELECT role, content, tokens FROM messages WHERE conv_key = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (conv_key, limit),
+        )
+        return [Turn(role, content, tokens) for role, content, tokens in reversed(rows)]
+
+    async def append_turns(self, conv_key: str, turns: list[Turn], keep: int) -> None:
+        """Append ``turns`` in one transaction and keep only the newest ``keep`` rows."""
+        now = self._clock()
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO messages (conv_key, role, content, tokens, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(conv_key, t.role, t.content, t.tokens, now) for t in turns],
+            )
+            await db.execute(
+                "DELETE FROM messages WHERE conv_key = ? AND id <= ("
+                " SELECT id FROM messages WHERE conv_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (conv_key, conv_key, keep),
+            )
+
+    async def clear_history(self, conv_key: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM messages WHERE conv_key = ?", (conv_key,))
+
+    # --- per-conversation settings --------------------------------------------------------
+
+    async def get_settings(self, conv_key: str) -> ConversationSettings:
+        rows = await self._query(
+            "SELECT model, system_prompt FROM conversations WHERE conv_key = ?", (conv_key,)
+        )
+        return ConversationSettings(rows[0][0], rows[0][1]) if rows else ConversationSettings()
+
+    async def set_model(self, conv_key: str, model: str | None) -> None:
+        await self._upsert(conv_key, "model", model)
+
+    async def set_system_prompt(self, conv_key: str, prompt: str | None) -> None:
+        await self._upsert(conv_key, "system_prompt", prompt)
+
+    async def _upsert(self, conv_key: str, column: str, value: str | None) -> None:
+        assert column in ("model", "system_prompt")
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT INTO conversations (conv_key, {column}, updated_at) VALUES (?, ?, ?) "
+                f"ON CONFLICT(conv_key) DO UPDATE SET {column} = excluded.{column}, "
+                "updated_at = excluded.updated_at",
+                (conv_key, value, self._clock()),
+            )
+
+    # --- usage ----------------------------------------------------------------------------
+
+    async def record_usage(self, conv_key: str, model: str, usage: Usage, request_id: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO usage (conv_key, model, prompt_tokens, completion_tokens,"
+                " total_tokens, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_key,
+                    model,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    usage.total_tokens,
+                    request_id,
+                    self._clock(),
+                ),
+            )
+
+    async def usage_totals(self, conv_key: str) -> Usage:
+        rows = await self._query(
+            "SELECT COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
+            " COALESCE(SUM(total_tokens),0) FROM usage WHERE conv_key = ?",
+            (conv_key,),
+        )
+        return Usage(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fake relay on loopback, settings pointing at it, a running App."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bots.app import App
+from core.config import Settings, parse_config
+from core.types import IncomingMessage, ReplyEvent
+from tests.fake_relay import FakeRelay
+
+TEST_KEY = "sk-test-SECRET-relay-key-0123456789"
+
+
+def write_config(tmp_path: Path, relay_url: str, extra: str = "") -> Path:
+    """A config file for tests: the fake relay, a database under ``tmp_path``, fast retries."""
+    text = f"""
+language: en
+relay:
+  base_url: {relay_url}
+  api_key: ${{RELAY_API_KEY}}
+  timeout_s: 10
+  retry_backoff_s: 0.001
+storage:
+  path: {tmp_path / "data" / "bot.db"}
+models:
+  chat: gpt-test
+  chat_choices: [gpt-test, fake-think, fake-reasoner, fake-cut, fake-keepalive]
+{extra}
+"""
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_settings(tmp_path: Path, relay_url: str, extra: str = "") -> Settings:
+    path = write_config(tmp_path, relay_url, extra)
+    return parse_config(path.read_text(encoding="utf-8"), str(path), {"RELAY_API_KEY": TEST_KEY})
+
+
+@pytest.fixture
+async def fake_relay() -> AsyncIterator[FakeRelay]:
+    async with FakeRelay() as relay:
+        yield relay
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_relay: FakeRelay) -> Settings:
+    return make_settings(tmp_path, fake_relay.url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    app = App(settings)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop(drain_timeout=5)
+
+
+def message(
+    text: str,
+    *,
+    user: str = "u1",
+    chat: str | None = None,
+    chat_type: str = "private",
+    language: str | None = "en",
+    platform: str = "test",
+    thread: str | None = None,
+) -> IncomingMessage:
+    return IncomingMessage(
+        platform=platform,
+        chat_id=chat or user,
+        chat_type=chat_type,  # type: ignore[arg-type]
+        user_id=user,
+        display_name=user.upper(),
+        language=language,
+        text=text,
+        thread_id=thread,
+    )
+
+
+async def collect(app: App, msg: IncomingMessage) -> list[ReplyEvent]:
+    return [event async for event in app.engine.handle(msg)]

@@ -1,0 +1,151 @@
+"""The relaybot command: check-config, run, and the console chat over its real stdin/stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import sys
+from pathlib import Path
+
+import pytest
+
+from bots.cli import main
+from tests.conftest import TEST_KEY, write_config
+from tests.fake_relay import FakeRelay, Stream
+
+RELAYBOT = [sys.executable, "-m", "bots"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "TELEGRAM_"))}
+    env.update(RELAY_API_KEY=TEST_KEY, PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def test_check_config_valid_prints_summary_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123456:TELEGRAM-SECRET-TOKEN")
+    path = write_config(
+        tmp_path, "http://127.0.0.1:9/v1/", "telegram:\n  enabled: true\n  token: ${TELEGRAM_TOKEN}"
+    )
+    assert main(["check-config", "-c", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "valid" in out and "gpt-test" in out and "telegram" in out and "bot.db" in out
+    assert TEST_KEY not in out + err and "TELEGRAM-SECRET" not in out + err
+
+
+def test_invalid_config_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    path = write_config(
+        tmp_path, "http://127.0.0.1:9", "chat:\n  history_tokens: -3\ntelegram:\n  enabled: true"
+    )
+    for command in ("check-config", "run", "chat"):
+        assert main([command, "-c", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert "chat.history_tokens: must be a positive integer" in err
+        assert "telegram.token: required when telegram.enabled is true" in err
+        assert "Traceback" not in err and TEST_KEY not in err
+
+
+def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert "config.example.yaml" in capsys.readouterr().err
+
+
+def test_run_with_no_platform_enabled_exits_2_and_points_to_chat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    assert main(["run", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "no platform is enabled" in err and "telegram.enabled" in err
+    assert f"relaybot chat -c {path}" in err
+
+
+def test_unusable_storage_path_exits_2_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    (tmp_path / "data").write_text("a file where the folder should be")
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    assert main(["chat", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "storage.path" in err and "Traceback" not in err
+
+
+async def test_console_chat_piped_answers_each_line_and_exits_0(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    path = write_config(tmp_path, fake_relay.url)
+    proc = await asyncio.create_subprocess_exec(
+        *RELAYBOT,
+        "chat",
+        "-c",
+        str(path),
+        "--user",
+        "ada",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    script = "hello\n\n/model\nwhat did I say?\n/frobnicate\n/model fake-401\n"
+    out, err = await asyncio.wait_for(proc.communicate(script.encode()), 60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert text.splitlines()[0] == "echo: hello"
+    assert "Current model: gpt-test" in text
+    assert "echo: what did I say?" in text
+    assert "Unknown command /frobnicate" in text
+    assert "“fake-401” is not one of the models you can pick" in text
+    assert "Traceback" not in text + err.decode() and TEST_KEY not in text + err.decode()
+    # The console is a real platform: its history was stored and sent back.
+    sent = [(m["role"], m["content"]) for m in fake_relay.requests[-1].json["messages"]]
+    assert ("user", "hello") in sent and ("assistant", "echo: hello") in sent
+
+
+async def test_console_chat_interactive_streams_into_the_terminal(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    path = write_config(tmp_path, fake_relay.url)
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        *RELAYBOT, "chat", "-c", str(path), stdin=slave, stdout=slave, stderr=slave, env=_env()
+    )
+    os.close(slave)
+    screen = b""
+
+    async def read_until(needle: bytes) -> None:
+        nonlocal screen
+        while needle not in screen:
+            chunk = await asyncio.wait_for(asyncio.to_thread(os.read, master, 4096), 30)
+            assert chunk, screen
+            screen += chunk
+
+    try:
+        await read_until(b"you> ")
+        release = asyncio.Event()
+        fake_relay.enqueue(Stream(chunks=["Streaming ", "works"], hold=release))
+        os.write(master, b"hi\n")
+        await read_until(b"Streaming ")  # the first delta is on screen while the rest is held
+        assert b"works" not in screen
+        release.set()
+        await read_until(b"Streaming works")
+        await read_until(b"you> ")
+        os.write(master, "你好，世界\n".encode())
+        await read_until("echo: 你好，世界".encode())
+        await read_until(b"you> ")
+        os.write(master, b"\x04")  # Ctrl-D: EOF ends the session
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)
+    assert b"Traceback" not in screen

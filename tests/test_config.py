@@ -1,0 +1,391 @@
+"""Tests of core.config: loading, ${VAR} substitution, and every problem worded for the admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from core.config import RelaySettings, Settings, load_config, parse_config
+from core.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
+RELAY = "relay:\n  base_url: https://relay.test/v1\n  api_key: sk-relay-secret\n"
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The problems ``parse_config`` reports for ``text``; fails when it reports none."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "test.yaml", env or {})
+    return caught.value.problems
+
+
+def parse(text: str, env: dict[str, str] | None = None) -> Settings:
+    return parse_config(text, "test.yaml", env or {})
+
+
+# ---- the example file ----
+
+
+def test_example_loads_when_the_api_key_is_set() -> None:
+    settings = load_config(EXAMPLE, {"RELAY_API_KEY": "sk-example"})
+    assert settings.relay.api_key == "sk-example"
+    assert settings.relay.base_url == "https://api.example.com"
+    assert settings.telegram.token == "" and not settings.telegram.enabled
+    assert settings.secrets() == ("sk-example",)
+
+
+def test_example_documents_the_real_defaults() -> None:
+    settings = load_config(EXAMPLE, {"RELAY_API_KEY": "sk-example"})
+    relay = RelaySettings(base_url="https://api.example.com", api_key="sk-example")
+    assert settings == Settings(relay=relay)
+
+
+def test_example_has_every_key_and_nothing_else() -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert set(raw) == set(Settings.model_fields)
+    for name, field in Settings.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            assert set(raw[name]) == set(field.annotation.model_fields), name
+
+
+def test_example_fails_without_the_api_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EXAMPLE, {})
+    assert caught.value.problems == [
+        ("relay.api_key", "environment variable RELAY_API_KEY is not set")
+    ]
+    assert "relay.api_key: environment variable RELAY_API_KEY is not set" in str(caught.value)
+    assert str(EXAMPLE) in str(caught.value)
+
+
+def test_example_takes_the_base_url_and_tokens_from_the_environment() -> None:
+    env = {
+        "RELAY_API_KEY": "k",
+        "RELAY_BASE_URL": "http://127.0.0.1:3000/v1/",
+        "TELEGRAM_TOKEN": "123:tg",
+    }
+    settings = load_config(EXAMPLE, env)
+    assert settings.relay.base_url == "http://127.0.0.1:3000/v1"
+    assert settings.telegram.token == "123:tg"
+
+
+# ---- ${VAR} substitution ----
+
+
+def test_variable_is_substituted_inside_a_string() -> None:
+    text = "relay:\n  base_url: https://${HOST}/v1\n  api_key: ${KEY}\n"
+    settings = parse(text, {"HOST": "relay.test", "KEY": "sk-1"})
+    assert settings.relay.base_url == "https://relay.test/v1"
+    assert settings.relay.api_key == "sk-1"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "fallback"), ({"KEY": ""}, "fallback"), ({"KEY": "from-env"}, "from-env")],
+)
+def test_default_is_used_when_the_variable_is_unset_or_empty(
+    env: dict[str, str], expected: str
+) -> None:
+    text = "relay:\n  base_url: http://r\n  api_key: ${KEY:-fallback}\n"
+    assert parse(text, env).relay.api_key == expected
+
+
+def test_double_dollar_escapes_to_a_literal_reference() -> None:
+    text = RELAY + "chat:\n  system_prompt: 'write $${HOME} literally, ${WHO}'\n"
+    settings = parse(text, {"HOME": "/root", "WHO": "bot"})
+    assert settings.chat.system_prompt == "write ${HOME} literally, bot"
+
+
+def test_substituted_value_is_not_expanded_again() -> None:
+    text = "relay:\n  base_url: http://r\n  api_key: ${KEY}\n"
+    assert parse(text, {"KEY": "a${OTHER}b", "OTHER": "x"}).relay.api_key == "a${OTHER}b"
+
+
+def test_unset_variable_without_default_is_a_problem_at_its_path() -> None:
+    text = RELAY + "models:\n  chat_choices: [gpt-4o, '${EXTRA_MODEL}']\n"
+    assert problems(text) == [
+        ("models.chat_choices[1]", "environment variable EXTRA_MODEL is not set")
+    ]
+
+
+def test_malformed_references_are_problems() -> None:
+    text = RELAY + "chat:\n  system_prompt: 'hi ${NAME'\nstorage:\n  path: '${9BAD}'\n"
+    found = dict(problems(text))
+    assert found["chat.system_prompt"].startswith("unclosed '${'")
+    assert found["storage.path"].startswith("'${9BAD}' is not valid")
+
+
+def test_environment_strings_are_coerced_to_numbers_and_booleans() -> None:
+    text = (
+        "relay:\n  base_url: http://r\n  api_key: k\n"
+        "  timeout_s: ${TIMEOUT}\n  max_retries: ${RETRIES}\n"
+        "chat:\n  history_tokens: ${TOKENS}\n  max_answer_tokens: ${MAX:-}\n"
+        "telegram:\n  enabled: ${TG_ON}\n  token: ${TG}\n"
+    )
+    env = {"TIMEOUT": "2.5", "RETRIES": "0", "TOKENS": "8080", "TG_ON": "true", "TG": "1:x"}
+    settings = parse(text, env)
+    assert settings.relay.timeout_s == 2.5
+    assert settings.relay.max_retries == 0
+    assert settings.chat.history_tokens == 8080 and isinstance(settings.chat.history_tokens, int)
+    assert settings.chat.max_answer_tokens is None
+    assert settings.telegram.enabled is True
+    assert parse(text, {**env, "TG_ON": "False"}).telegram.enabled is False
+
+
+def test_environment_string_that_is_not_a_number_is_reported() -> None:
+    text = RELAY + "chat:\n  history_tokens: ${TOKENS}\n"
+    assert problems(text, {"TOKENS": "lots"}) == [
+        ("chat.history_tokens", "must be a positive integer")
+    ]
+
+
+# ---- each problem, worded exactly ----
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            RELAY + "telegram:\n  enabled: true\n",
+            "telegram.token: required when telegram.enabled is true",
+        ),
+        (
+            RELAY + "discord:\n  enabled: true\n  token: '  '\n",
+            "discord.token: required when discord.enabled is true",
+        ),
+        (RELAY + "chat:\n  history_tokens: 0\n", "chat.history_tokens: must be a positive integer"),
+        (
+            RELAY + "chat:\n  history_tokens: -5\n",
+            "chat.history_tokens: must be a positive integer",
+        ),
+        (
+            RELAY + "chat:\n  history_tokens: 1.5\n",
+            "chat.history_tokens: must be a positive integer",
+        ),
+        (
+            RELAY + "chat:\n  history_tokens: true\n",
+            "chat.history_tokens: must be a positive integer",
+        ),
+        (
+            RELAY + "chat:\n  history_tokens: many\n",
+            "chat.history_tokens: must be a positive integer",
+        ),
+        (
+            RELAY + "chat:\n  histroy_tokens: 10\n",
+            "chat.histroy_tokens: unknown key (did you mean 'history_tokens'?)",
+        ),
+        (RELAY + "relya: {}\n", "relya: unknown key (did you mean 'relay'?)"),
+        (RELAY + "chat:\n  zzz: 1\n", "chat.zzz: unknown key"),
+        ("relay:\n  base_url: http://r\n", "relay.api_key: required"),
+        ("language: en\n", "relay: required"),
+        (RELAY + "telegram:\n  enabled: maybe\n", "telegram.enabled: must be true or false"),
+        (RELAY + "telegram:\n  enabled: 1\n", "telegram.enabled: must be true or false"),
+        (RELAY + "language: fr\n", "language: must be one of zh, en"),
+        ("relay: https://relay.test\n", "relay: must be a mapping"),
+        (RELAY + "chat: [1, 2]\n", "chat: must be a mapping"),
+        (
+            RELAY + "models:\n  chat_choices: [a, b, 7]\n",
+            "models.chat_choices[2]: must be a string",
+        ),
+        (RELAY + "models:\n  chat_choices: [a, '']\n", "models.chat_choices[1]: must not be empty"),
+        (RELAY + "models:\n  chat_choices: gpt-4o\n", "models.chat_choices: must be a list"),
+    ],
+)
+def test_problem_is_worded_exactly(text: str, expected: str) -> None:
+    assert [f"{path}: {what}" for path, what in problems(text)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("base_url", "ftp://relay.test", "must be an http:// or https:// URL"),
+        ("base_url", "relay.test", "must be an http:// or https:// URL"),
+        ("api_key", "''", "must not be empty"),
+        ("timeout_s", "0", "must be a positive number"),
+        ("connect_timeout_s", ".nan", "must be a positive number"),
+        ("connect_timeout_s", ".inf", "must be a positive number"),
+        ("base_url", "http://relay.test:port/v1", "must be an http:// or https:// URL"),
+        ("max_retries", "6", "must be an integer from 0 to 5"),
+        ("max_retries", "-1", "must be an integer from 0 to 5"),
+    ],
+)
+def test_relay_value_problems(key: str, value: str, expected: str) -> None:
+    fields = {"base_url": "http://r", "api_key": "k", key: value}
+    text = "relay:\n" + "".join(f"  {k}: {v}\n" for k, v in fields.items())
+    assert problems(text) == [(f"relay.{key}", expected)]
+
+
+def test_other_choice_and_mapping_problems() -> None:
+    text = RELAY + (
+        "logging:\n  level: loud\n  format: xml\n"
+        "chat:\n  group_mode: everyone\n  max_answer_tokens: 0\n"
+        "  group_overrides:\n    'telegram:-100': all\n    nochat: shared\n"
+    )
+    assert problems(text) == [
+        ("chat.max_answer_tokens", "must be a positive integer or null"),
+        ("chat.group_mode", "must be one of per_user, shared"),
+        ("chat.group_overrides.telegram:-100", "must be one of per_user, shared"),
+        (
+            "chat.group_overrides.nochat",
+            "must look like '<platform>:<chat_id>', e.g. 'telegram:-1001234567890'",
+        ),
+        ("logging.level", "must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("logging.format", "must be one of text, json"),
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = (
+        "language: fr\n"
+        "relay:\n  base_url: http://r\n  api_key: ${KEY}\n  timeout_s: -1\n"
+        "chat:\n  histroy_tokens: 10\n"
+        "telegram:\n  enabled: true\n"
+    )
+    assert problems(text) == [
+        ("relay.api_key", "environment variable KEY is not set"),
+        ("language", "must be one of zh, en"),
+        ("relay.timeout_s", "must be a positive number"),
+        ("chat.histroy_tokens", "unknown key (did you mean 'history_tokens'?)"),
+        ("telegram.token", "required when telegram.enabled is true"),
+    ]
+
+
+def test_duplicate_key_is_a_problem() -> None:
+    text = RELAY + "chat:\n  history_tokens: 10\n  history_tokens: 20\n"
+    assert problems(text) == [
+        ("chat.history_tokens", "duplicate key (first on line 5, again on line 6)")
+    ]
+
+
+# ---- files and YAML ----
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("relay:\n  base_url: http://r\n  api_key: 'unclosed\nlanguage: en\n", "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    [(where, what)] = caught.value.problems
+    assert where == ""
+    assert what.startswith("line 5, column 1: found unexpected end of stream")
+    assert "line 3, column 12" in what  # where the unclosed quote starts
+
+
+def test_tab_indentation_gets_a_hint() -> None:
+    [(_, what)] = problems("relay:\n\tbase_url: http://r\n")
+    assert what.startswith("line 2, column 1: ")
+    assert "spaces, not tabs" in what
+
+
+def test_missing_file_names_the_path_and_the_example(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    message = str(caught.value)
+    assert str(path) in message
+    assert "copy config.example.yaml" in message
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
+def test_empty_file_is_reported(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    [(where, what)] = caught.value.problems
+    assert where == "" and "the file is empty" in what
+
+
+def test_top_level_list_is_reported() -> None:
+    assert problems("- relay\n") == [("", "the file must be a mapping of settings (key: value)")]
+
+
+def test_str_path_and_utf8_bom_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("\ufeff" + RELAY + "chat:\n  system_prompt: 你好\n", "utf-8")
+    assert load_config(str(path), {}).chat.system_prompt == "你好"
+
+
+# ---- values ----
+
+
+def test_defaults_and_normalization() -> None:
+    text = (
+        "relay:\n  base_url: https://relay.test/v1/\n  api_key: ' sk-1 \n'\n"
+        "logging:\n  level: debug\n"
+        "telegram:\n"  # every key commented out: the section's defaults
+        "models:\n  chat: gpt-4o\n  chat_choices: [gpt-4o-mini, gpt-4o, gpt-4o-mini]\n"
+    )
+    settings = parse(text)
+    assert settings.relay.base_url == "https://relay.test/v1"
+    assert settings.relay.api_key == "sk-1"
+    assert settings.logging.level == "DEBUG"
+    assert settings.telegram.enabled is False
+    assert settings.language == "zh"
+    assert settings.chat.history_tokens == 4000
+    assert settings.chat.max_history_messages == 200
+    assert settings.storage.path == "data/relaybot.db"
+    assert settings.models.chat_choices == ("gpt-4o-mini", "gpt-4o")
+    assert settings.models.chat_models() == ("gpt-4o", "gpt-4o-mini")
+
+
+def test_settings_are_frozen() -> None:
+    settings = parse(RELAY)
+    with pytest.raises(ValidationError):
+        settings.language = "en"
+
+
+# ---- secrets and summary ----
+
+SECRETS_TEXT = (
+    "relay:\n  base_url: https://relay.test/v1\n  api_key: ${KEY}\n"
+    "telegram:\n  enabled: true\n  token: ${TG}\n"
+    "discord:\n  token: ''\n"
+    "wechat:\n  enabled: true\n"
+)
+SECRETS_ENV = {"KEY": "sk-relay-secret", "TG": "123456:tg-secret"}
+
+
+def test_secrets_lists_every_non_empty_secret() -> None:
+    settings = parse(SECRETS_TEXT, SECRETS_ENV)
+    assert settings.secrets() == ("sk-relay-secret", "123456:tg-secret")
+    with_discord = SECRETS_TEXT.replace("discord:\n  token: ''", "discord:\n  token: dc-secret")
+    discord_too = parse(with_discord, SECRETS_ENV)
+    assert discord_too.secrets() == ("sk-relay-secret", "123456:tg-secret", "dc-secret")
+
+
+def test_summary_describes_the_config_without_secrets() -> None:
+    settings = parse(SECRETS_TEXT, SECRETS_ENV)
+    lines = settings.summary()
+    text = "\n".join(lines)
+    for secret in settings.secrets():
+        assert secret not in text
+    assert "relay: https://relay.test/v1" in lines
+    assert "api key: set" in lines
+    assert "storage: data/relaybot.db" in lines
+    assert "language: zh" in lines
+    assert "model chat: gpt-4o-mini" in lines
+    assert "model image: dall-e-3" in lines
+    assert "chat choices: gpt-4o-mini" in lines
+    assert "history tokens: 4000" in lines
+    assert "group mode: per_user" in lines
+    assert ["telegram: enabled", "discord: disabled", "wechat: enabled"] == lines[-3:]
+
+
+def test_summary_and_repr_hide_a_secret_in_the_url() -> None:
+    text = "relay:\n  base_url: https://user:pw-secret@relay.test\n  api_key: sk-relay-secret\n"
+    settings = parse(text)
+    assert "pw-secret" not in "\n".join(settings.summary())
+    assert "sk-relay-secret" not in repr(settings)
+
+
+def test_summary_masks_a_secret_pasted_into_another_value() -> None:
+    text = (
+        "relay:\n  base_url: https://relay.test/?key=sk-relay-secret\n  api_key: sk-relay-secret\n"
+    )
+    lines = parse(text).summary()
+    assert "sk-relay-secret" not in "\n".join(lines)
+    assert "relay: https://relay.test/?key=***" in lines

@@ -1,0 +1,227 @@
+"""The engine end to end: real RelayClient over HTTP to the fake relay, real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from bots.app import App
+from core.types import ErrorReply, FinalText, Notice, TextDelta
+from tests.conftest import collect, make_settings, message
+from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
+
+
+def _sent_messages(relay: FakeRelay) -> list[tuple[str, str]]:
+    body = relay.requests[-1].json
+    return [(m["role"], m["content"]) for m in body["messages"]]
+
+
+async def test_chat_streams_deltas_then_final_text(app: App, fake_relay: FakeRelay) -> None:
+    events = await collect(app, message("hello there"))
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert len(deltas) >= 2  # really streamed, not one piece
+    assert "".join(deltas) == "echo: hello there"
+    assert events[-1] == FinalText("echo: hello there")
+    body = fake_relay.requests[-1].json
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "gpt-test"
+
+
+async def test_history_is_sent_and_survives_restart(tmp_path: Path, fake_relay: FakeRelay) -> None:
+    settings = make_settings(tmp_path, fake_relay.url)
+    async with App(settings) as first:
+        await collect(first, message("my name is Ada"))
+    async with App(settings) as second:  # a new process: same database file
+        await collect(second, message("what is my name?"))
+    sent = _sent_messages(fake_relay)
+    assert sent[0][0] == "system"
+    assert sent[1:] == [
+        ("user", "my name is Ada"),
+        ("assistant", "echo: my name is Ada"),
+        ("user", "what is my name?"),
+    ]
+
+
+async def test_history_is_trimmed_to_the_token_budget(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    settings = make_settings(
+        tmp_path, fake_relay.url, "chat:\n  history_tokens: 120\n  system_prompt: ''"
+    )
+    async with App(settings) as app:
+        for i in range(6):
+            await collect(app, message(f"message number {i} " + "x" * 60))
+        await collect(app, message("last"))
+    sent = _sent_messages(fake_relay)
+    assert sent[-1] == ("user", "last")
+    assert sent[0][0] == "user"  # no system prompt, and never an answer without its question
+    assert 1 < len(sent) < 13  # some history, not all of it
+    assert "message number 5" in sent[-3][1] and all("number 0 " not in c for _, c in sent)
+
+
+async def test_conversations_are_separate_per_user_and_per_group_member(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    await collect(app, message("secret of alice", user="alice"))
+    await collect(app, message("hi", user="bob"))
+    assert all("alice" not in c for _, c in _sent_messages(fake_relay))
+    await collect(app, message("group one", user="alice", chat="g1", chat_type="group"))
+    await collect(app, message("group two", user="bob", chat="g1", chat_type="group"))
+    assert all("group one" not in c for _, c in _sent_messages(fake_relay))
+
+
+async def test_shared_group_mode_and_per_chat_override(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    extra = "chat:\n  group_mode: shared\n  group_overrides:\n    'test:g2': per_user"
+    async with App(make_settings(tmp_path, fake_relay.url, extra)) as app:
+        await collect(app, message("from alice", user="alice", chat="g1", chat_type="group"))
+        await collect(app, message("from bob", user="bob", chat="g1", chat_type="group"))
+        assert ("user", "from alice") in _sent_messages(fake_relay)
+        await collect(app, message("a2", user="alice", chat="g2", chat_type="group"))
+        await collect(app, message("b2", user="bob", chat="g2", chat_type="group"))
+        assert ("user", "a2") not in _sent_messages(fake_relay)
+        # A forum topic is its own conversation even in a shared group.
+        await collect(app, message("topic", user="bob", chat="g1", chat_type="group", thread="7"))
+        assert ("user", "from alice") not in _sent_messages(fake_relay)
+
+
+async def test_reasoning_and_think_blocks_never_reach_the_answer_or_history(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    await collect(app, message("/model fake-think"))
+    events = await collect(app, message("q1"))
+    assert events[-1] == FinalText("Answer")
+    assert all("secret" not in e.text for e in events if isinstance(e, TextDelta))
+    await collect(app, message("/model fake-reasoner"))
+    events = await collect(app, message("q2"))
+    assert events[-1] == FinalText("The answer is 42.")
+    await collect(app, message("/model gpt-test"))
+    await collect(app, message("q3"))
+    stored = " ".join(c for _, c in _sent_messages(fake_relay))
+    assert "secret" not in stored and "think" not in stored and "42" in stored
+
+
+async def test_cut_stream_gives_partial_answer_and_a_notice(app: App) -> None:
+    await collect(app, message("/model fake-cut"))
+    events = await collect(app, message("tell me"))
+    assert FinalText("This answer is cut") in events
+    assert events[-1] == Notice("⚠️ The answer was cut off; above is the part that arrived.")
+
+
+async def test_empty_answer_gets_a_notice_and_is_not_stored(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    fake_relay.enqueue(Stream(chunks=[]))
+    events = await collect(app, message("say nothing"))
+    assert events == [Notice("The model returned nothing. Try rephrasing your message.")]
+    await collect(app, message("next"))
+    assert ("user", "say nothing") not in _sent_messages(fake_relay)
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "words"),
+    [
+        (OpenAIError(401, "无效的令牌"), "relay_auth", "API key"),
+        (
+            OpenAIError(403, "user quota is not enough", code="insufficient_user_quota"),
+            "relay_quota",
+            "balance",
+        ),
+        (OpenAIError(403, "该令牌无权访问模型 gpt-test"), "relay_forbidden", "/model"),
+        (
+            OpenAIError(503, "当前分组 default 下对于模型 gpt-test 无可用渠道"),
+            "relay_no_channel",
+            "/model",
+        ),
+        (Raw(524, b"<html>timeout</html>", "text/html"), "relay_timeout", "timed out"),
+        (
+            Json(400, {"error": {"message": "bad param", "type": "invalid_request_error"}}),
+            "relay_bad_request",
+            "rejected",
+        ),
+    ],
+)
+async def test_relay_errors_become_short_user_text_and_an_admin_log_line(
+    app: App,
+    fake_relay: FakeRelay,
+    caplog: pytest.LogCaptureFixture,
+    script: object,
+    code: str,
+    words: str,
+) -> None:
+    fake_relay.enqueue(script)
+    with caplog.at_level(logging.INFO, logger="relaybot"):
+        events = await collect(app, message("hi", user="eve"))
+    assert len(events) == 1 and isinstance(events[0], ErrorReply)
+    assert events[0].code == code and words in events[0].text
+    assert "request id" not in events[0].text and "<html>" not in events[0].text
+    line = next(r.getMessage() for r in caplog.records if f"code={code}" in r.getMessage())
+    assert "key=test:u:eve" in line and "request_id=req-" in line
+    await collect(app, message("again", user="eve"))
+    assert ("user", "hi") not in _sent_messages(fake_relay)  # a failed turn is not history
+
+
+async def test_rate_limit_is_retried_then_explained(app: App, fake_relay: FakeRelay) -> None:
+    fake_relay.enqueue(Raw(429), Raw(429), Raw(429))
+    events = await collect(app, message("busy?"))
+    assert [type(e) for e in events] == [ErrorReply]
+    assert events[0].code == "relay_rate_limited"
+    assert len(fake_relay.requests) == 3  # the first try and max_retries (default 2)
+
+
+async def test_error_text_follows_the_users_language(app: App, fake_relay: FakeRelay) -> None:
+    fake_relay.enqueue(OpenAIError(401, "无效的令牌"))
+    events = await collect(app, message("你好", language="zh-hans"))
+    assert events == [ErrorReply("机器人的 API 密钥无效或已过期，已通知管理员。", "relay_auth")]
+
+
+async def test_one_conversation_at_a_time_others_run_concurrently(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    release = asyncio.Event()
+    fake_relay.enqueue(Stream(chunks=["first ", "answer"], hold=release))
+    first_events = app.engine.handle(message("one", user="a"))
+    first_delta = await anext(first_events)  # A is streaming and now held by the relay
+    assert first_delta == TextDelta("first ")
+
+    second = asyncio.create_task(collect(app, message("two", user="a")))
+    other = await collect(app, message("elsewhere", user="b"))  # not blocked by A
+    assert other[-1] == FinalText("echo: elsewhere")
+    assert not second.done()
+    assert [r.json["messages"][-1]["content"] for r in fake_relay.requests] == ["one", "elsewhere"]
+    assert app.engine.locks.busy("test:u:a")
+
+    release.set()
+    rest = [e async for e in first_events]
+    assert rest[-1] == FinalText("first answer")
+    second_events = await second
+    assert second_events[-1] == FinalText("echo: two")
+    # A's answer was stored before B ran: B saw it as history.
+    assert _sent_messages(fake_relay)[-3:] == [
+        ("user", "one"),
+        ("assistant", "first answer"),
+        ("user", "two"),
+    ]
+    assert len(app.engine.locks) == 0 and app.engine.in_flight == 0  # idle locks are freed
+
+
+async def test_many_conversations_in_parallel_keep_order_per_conversation(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    async def talk(user: str) -> list[str]:
+        tasks = [
+            asyncio.create_task(collect(app, message(f"{user}-{i}", user=user))) for i in range(4)
+        ]
+        return [(await t)[-1].text for t in tasks]  # type: ignore[union-attr]
+
+    results = await asyncio.gather(*(talk(f"user{n}") for n in range(5)))
+    for n, answers in enumerate(results):
+        assert answers == [f"echo: user{n}-{i}" for i in range(4)]
+    await collect(app, message("check", user="user3"))
+    users = [c for r, c in _sent_messages(fake_relay) if r == "user"]
+    assert users == ["user3-0", "user3-1", "user3-2", "user3-3", "check"]
+    assert len(app.engine.locks) == 0

@@ -1,0 +1,126 @@
+"""The SQLite store: schema migrations, WAL, history and settings that survive a reopen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+from core.errors import StorageError
+from core.history import Turn
+from core.relay.types import Usage
+from core.store import MIGRATIONS, ConversationSettings, SqliteStore
+
+
+async def test_open_creates_folder_wal_and_latest_schema(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "bot.db"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert path.exists()
+        assert await store.schema_version() == len(MIGRATIONS)
+        async with store.db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
+    finally:
+        await store.close()
+
+
+async def test_history_and_settings_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.append_turns("k", [Turn("user", "你好", 6), Turn("assistant", "hi", 5)], keep=50)
+    await store.set_model("k", "gpt-4o")
+    await store.set_system_prompt("k", "be a cat")
+    await store.record_usage("k", "gpt-4o", Usage(10, 5, 15), "req-1")
+    await store.close()
+
+    again = SqliteStore(path)
+    await again.open()
+    try:
+        assert await again.recent_turns("k", 50) == [
+            Turn("user", "你好", 6),
+            Turn("assistant", "hi", 5),
+        ]
+        assert await again.get_settings("k") == ConversationSettings("gpt-4o", "be a cat")
+        assert await again.usage_totals("k") == Usage(10, 5, 15)
+        assert await again.recent_turns("other", 50) == []
+        assert await again.get_settings("other") == ConversationSettings()
+    finally:
+        await again.close()
+
+
+async def test_append_keeps_only_newest_rows_per_conversation(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    await store.open()
+    try:
+        for i in range(10):
+            await store.append_turns(
+                "k", [Turn("user", f"q{i}", 1), Turn("assistant", f"a{i}", 1)], keep=6
+            )
+        await store.append_turns("other", [Turn("user", "x", 1)], keep=6)
+        turns = await store.recent_turns("k", 100)
+        assert [t.content for t in turns] == ["q7", "a7", "q8", "a8", "q9", "a9"]
+        assert await store.recent_turns("k", 2) == [
+            Turn("user", "q9", 1),
+            Turn("assistant", "a9", 1),
+        ]
+        assert len(await store.recent_turns("other", 100)) == 1
+    finally:
+        await store.close()
+
+
+async def test_clear_history_keeps_settings(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    await store.open()
+    try:
+        await store.append_turns("k", [Turn("user", "q", 1)], keep=10)
+        await store.set_model("k", "m")
+        await store.clear_history("k")
+        assert await store.recent_turns("k", 10) == []
+        assert (await store.get_settings("k")).model == "m"
+        await store.set_model("k", None)
+        assert await store.get_settings("k") == ConversationSettings()
+    finally:
+        await store.close()
+
+
+async def test_migrates_an_older_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with aiosqlite.connect(path) as db:  # a database from before any migration
+        await db.execute("CREATE TABLE unrelated (x INTEGER)")
+        await db.commit()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == len(MIGRATIONS)
+    finally:
+        await store.close()
+
+
+async def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with aiosqlite.connect(path) as db:
+        await db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+        await db.commit()
+    store = SqliteStore(path)
+    try:
+        await store.open()
+    except StorageError as exc:
+        assert "newer than this relaybot" in str(exc) and "storage.path" in str(exc)
+    else:
+        raise AssertionError("opened a database with a newer schema")
+    finally:
+        await store.close()
+
+
+async def test_unusable_path_is_a_clear_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = SqliteStore(blocker / "bot.db")
+    try:
+        await store.open()
+    except StorageError as exc:
+        assert "storage.path" in str(exc) and str(blocker) in str(exc)
+    else:
+        raise AssertionError("opened a database under a file")
