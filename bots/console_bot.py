@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import threading
 from typing import TextIO
 
 from core.engine import Engine
@@ -45,10 +46,11 @@ class ConsoleChat:
     async def run(self) -> int:
         """Chat until EOF (or Ctrl-D); returns the exit status."""
         count = 0
+        lines = _read_lines(self._in)
         while True:
             if self._interactive:
                 self._write(PROMPT)
-            line = await asyncio.to_thread(self._in.readline)
+            line = await lines.get()
             if not line:
                 if self._interactive:
                     self._write("\n")
@@ -96,6 +98,29 @@ class ConsoleChat:
     def _write(self, text: str) -> None:
         self._out.write(text)
         self._out.flush()
+
+
+def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
+    """Lines of ``stream`` ("" at EOF) read by a daemon thread: a blocked read never keeps
+    the process from exiting on Ctrl-C, as a worker thread of the default executor would."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):  # closed under us
+                line = ""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop is gone: the session ended
+                return
+            if not line:
+                return
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return queue
 
 
 def _login_name() -> str:

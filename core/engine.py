@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from core.command_handlers import CommandHandlers
 from core.commands import parse_command
@@ -101,14 +102,15 @@ class Engine:
         started = time.monotonic()
         parts: list[str] = []
         end = ChatEnd()
-        async for event in self._relay.stream_chat(
-            model, messages, max_tokens=chat.max_answer_tokens
-        ):
-            if isinstance(event, ChatDelta):
-                parts.append(event.text)
-                yield TextDelta(event.text)
-            else:
-                end = event
+        stream = self._relay.stream_chat(model, messages, max_tokens=chat.max_answer_tokens)
+        # aclosing: an adapter that stops listening closes the relay stream at once.
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, ChatDelta):
+                    parts.append(event.text)
+                    yield TextDelta(event.text)
+                else:
+                    end = event
         answer = "".join(parts).strip()
         if answer:
             reply = Turn("assistant", answer, estimate_tokens(answer))

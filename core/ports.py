@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 from core.relay.types import ChatEvent, ChatMessage
@@ -13,7 +13,7 @@ class ChatBackend(Protocol):
 
     def stream_chat(
         self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Stream an answer: text deltas, then exactly one ``ChatEnd``."""
         ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import signal
 import sys
 from pathlib import Path
 
@@ -143,6 +144,33 @@ async def test_console_chat_interactive_streams_into_the_terminal(
         await read_until(b"you> ")
         os.write(master, b"\x04")  # Ctrl-D: EOF ends the session
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)
+    assert b"Traceback" not in screen
+
+
+async def test_console_chat_ctrl_c_at_the_prompt_exits_without_hanging(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    path = write_config(tmp_path, fake_relay.url)
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        *RELAYBOT, "chat", "-c", str(path), stdin=slave, stdout=slave, stderr=slave, env=_env()
+    )
+    os.close(slave)
+    screen = b""
+    try:
+        while b"you> " not in screen:  # blocked reading the terminal now
+            screen += await asyncio.wait_for(asyncio.to_thread(os.read, master, 4096), 30)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+        assert await asyncio.wait_for(proc.wait(), 30) == 130
+        try:
+            screen += os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed, nothing more to read
+            pass
     finally:
         if proc.returncode is None:
             proc.kill()

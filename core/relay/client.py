@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -208,7 +208,7 @@ class RelayClient:
 
     async def stream_chat(
         self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer text as it arrives (``ChatDelta``s), then exactly one ``ChatEnd``."""
         http = await self._http()
         body = chat_body(model, messages, max_tokens, stream=True)
