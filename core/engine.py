@@ -72,6 +72,7 @@ class Engine:
                 command = parse_command(msg.text)
                 try:
                     if command is not None:
+                        log.info("command key=%s name=%s", key, command.name)
                         yield await self._commands.run(command, msg, key, lang)
                     elif msg.text.strip():
                         async for event in self._chat(msg, key, lang):
