@@ -18,7 +18,7 @@ from core.store import SqliteStore
 log = logging.getLogger("relaybot.app")
 
 # Platform name -> "module:Class". Imported only when that platform is enabled.
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {"telegram": "bots.telegram_bot:TelegramAdapter"}
 PLATFORMS = ("telegram", "discord", "wechat")
 DRAIN_TIMEOUT_S = 30.0
 

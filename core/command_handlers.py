@@ -10,12 +10,13 @@ from core.errors import NotEnabledError, UnknownModelError
 from core.i18n import Lang, t
 from core.ports import ChatBackend
 from core.store import SqliteStore
-from core.types import FinalText, IncomingMessage
+from core.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
 
 MODELS_SHOWN = 60
 _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
 
-Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable[str]]
+Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
+MODEL_BUTTONS_PER_ROW = 2
 
 
 class CommandHandlers:
@@ -34,13 +35,17 @@ class CommandHandlers:
             "system": self._system,
         }
 
-    async def run(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> FinalText:
+    async def run(
+        self, command: Command, msg: IncomingMessage, key: str, lang: Lang
+    ) -> list[ReplyEvent]:
+        """The reply events of ``command``: a text written by the bot, maybe with buttons."""
         if command.spec is None:
-            return FinalText(t("cmd.unknown", lang, command=command.name), markdown=False)
+            return [FinalText(t("cmd.unknown", lang, command=command.name), markdown=False)]
         handler = self._handlers.get(command.name)
         if handler is None or not command.spec.enabled:
             raise NotEnabledError(command=command.name)
-        return FinalText(await handler(command, msg, key, lang), markdown=False)
+        answer = await handler(command, msg, key, lang)
+        return [FinalText(answer, markdown=False)] if isinstance(answer, str) else answer
 
     def model_choices(self) -> list[str]:
         """Models users may pick: the default chat model first, then the allow-list."""
@@ -63,11 +68,19 @@ class CommandHandlers:
         await self._store.clear_history(key)
         return t("cmd.reset.done", lang)
 
-    async def _model(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+    async def _model(
+        self, command: Command, msg: IncomingMessage, key: str, lang: Lang
+    ) -> str | list[ReplyEvent]:
         choices = self.model_choices()
         if not command.args:
             model = await self.current_model(key)
-            return t("cmd.model.current", lang, model=model, choices=", ".join(choices))
+            text = t("cmd.model.current", lang, model=model, choices=", ".join(choices))
+            buttons = [Button(("✓ " if m == model else "") + m, f"/model {m}") for m in choices]
+            rows = tuple(
+                tuple(buttons[i : i + MODEL_BUTTONS_PER_ROW])
+                for i in range(0, len(buttons), MODEL_BUTTONS_PER_ROW)
+            )
+            return [FinalText(text, markdown=False), ButtonRows(rows)]
         wanted = command.args.split()[0]
         match = next((m for m in choices if m.lower() == wanted.lower()), None)
         if match is None:

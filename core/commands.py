@@ -27,7 +27,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("model"),
     CommandSpec("models"),
     CommandSpec("system"),
-    CommandSpec("vision", enabled=False),
+    CommandSpec("vision"),
     CommandSpec("img", enabled=False),
     CommandSpec("song", enabled=False),
     CommandSpec("video", enabled=False),

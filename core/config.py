@@ -6,15 +6,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from core import config_errors as ce
 from core.config_errors import (
-    Bool,
     GroupModeChoice,
     LangChoice,
     LogFormatChoice,
@@ -26,9 +24,15 @@ from core.config_errors import (
     PositiveNumber,
     Problem,
     Retries,
-    Secret,
     Text,
     Url,
+)
+from core.config_platforms import (
+    DiscordSettings,
+    TelegramSettings,
+    WeChatSettings,
+    _Section,
+    _without_userinfo,
 )
 from core.errors import ConfigError
 
@@ -39,10 +43,6 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 # ---- the sections ----
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RelaySettings(_Section):
@@ -122,40 +122,6 @@ class LoggingSettings(_Section):
     format: LogFormatChoice = Field(default="text", description="'text' or 'json' lines.")
 
 
-class _NeedsTokenWhenEnabled(_Section):
-    section: ClassVar[str]
-    enabled: bool
-    token: str
-
-    @model_validator(mode="after")
-    def _token_when_enabled(self) -> Self:
-        if self.enabled and not self.token:
-            raise ce.required_when_enabled(self.section, "token")
-        return self
-
-
-class TelegramSettings(_NeedsTokenWhenEnabled):
-    """The Telegram bot."""
-
-    section: ClassVar[str] = "telegram"
-    enabled: Bool = Field(default=False, description="Run the Telegram bot.")
-    token: Secret = Field(default="", repr=False, description="Token from @BotFather (secret).")
-
-
-class DiscordSettings(_NeedsTokenWhenEnabled):
-    """The Discord bot."""
-
-    section: ClassVar[str] = "discord"
-    enabled: Bool = Field(default=False, description="Run the Discord bot.")
-    token: Secret = Field(default="", repr=False, description="Bot token (secret).")
-
-
-class WeChatSettings(_Section):
-    """The WeChat bot."""
-
-    enabled: Bool = Field(default=False, description="Run the WeChat bot.")
-
-
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -179,7 +145,12 @@ class Settings(_Section):
 
     def secrets(self) -> tuple[str, ...]:
         """Every non-empty secret value, for the log redactor."""
-        found = (self.relay.api_key, self.telegram.token, self.discord.token)
+        found = (
+            self.relay.api_key,
+            self.telegram.token,
+            self.telegram.webhook.secret_token,
+            self.discord.token,
+        )
         return tuple(s for s in found if s)
 
     def summary(self) -> list[str]:
@@ -201,6 +172,8 @@ class Settings(_Section):
             f"logging: {self.logging.level}, {self.logging.format}",
             *(f"{p}: {'enabled' if getattr(self, p).enabled else 'disabled'}" for p in PLATFORMS),
         ]
+        if self.telegram.enabled:
+            lines += self.telegram.summary()
         secrets = self.secrets()
         for secret in secrets:  # belt and braces: a secret pasted into another value
             lines = [line.replace(secret, "***") for line in lines]
@@ -209,13 +182,6 @@ class Settings(_Section):
 
 _SECTIONS = frozenset(n for n, f in Settings.model_fields.items() if n != "language")
 _MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if n != "chat_choices")
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 # ---- loading ----

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 
+from core.actions import action_token
 from core.command_handlers import CommandHandlers
 from core.commands import parse_command
 from core.config import Settings
-from core.errors import BotError, error_code, user_text
+from core.errors import BotError, ExpiredButtonError, MissingImageError, error_code, user_text
 from core.history import Turn, estimate_tokens, trim
 from core.i18n import Lang, pick_lang, t
 from core.keys import conversation_key
@@ -19,9 +22,26 @@ from core.locks import KeyedLocks
 from core.ports import ChatBackend
 from core.relay.types import ChatDelta, ChatEnd, ChatMessage
 from core.store import SqliteStore
-from core.types import ErrorReply, FinalText, IncomingMessage, Notice, ReplyEvent, TextDelta
+from core.types import (
+    Attachment,
+    ButtonRows,
+    ErrorReply,
+    FinalText,
+    IncomingMessage,
+    Notice,
+    ReplyEvent,
+    TextDelta,
+)
 
 log = logging.getLogger("relaybot.engine")
+
+IMAGE_MARKER = "[image]"
+
+
+def image_data_uri(image: Attachment) -> str:
+    """An image as the data URI the relay's vision models take (relay-api.md §3.1)."""
+    mime = image.mime if image.mime.startswith("image/") else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(image.data).decode('ascii')}"
 
 
 class Engine:
@@ -69,14 +89,10 @@ class Engine:
         self._idle.clear()
         try:
             async with self._locks.hold(key):
-                command = parse_command(msg.text)
                 try:
-                    if command is not None:
-                        log.info("command key=%s name=%s", key, command.name)
-                        yield await self._commands.run(command, msg, key, lang)
-                    elif msg.text.strip():
-                        async for event in self._chat(msg, key, lang):
-                            yield event
+                    text = await self._pressed_action(msg) if msg.action_token else msg.text
+                    async for event in self._route(msg, text, key, lang):
+                        yield event
                 except BotError as exc:
                     self._log_error(exc, key)
                     yield ErrorReply(user_text(exc, lang), error_code(exc))
@@ -88,17 +104,87 @@ class Engine:
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _chat(self, msg: IncomingMessage, key: str, lang: Lang) -> AsyncIterator[ReplyEvent]:
+    async def _route(
+        self, msg: IncomingMessage, text: str, key: str, lang: Lang
+    ) -> AsyncIterator[ReplyEvent]:
+        """Chat, vision or a command, by what the message holds."""
+        command = parse_command(text)
+        images = tuple(a for a in msg.attachments if a.kind == "image")
+        if command is not None and command.name == "vision":
+            log.info("command key=%s name=vision images=%d", key, len(images))
+            question = command.args or t("vision.default_question", lang)
+            async for event in self._vision(images, question, key, lang):
+                yield event
+        elif command is not None:
+            log.info("command key=%s name=%s", key, command.name)
+            for event in await self._commands.run(command, msg, key, lang):
+                yield await self._with_tokens(event)
+        elif images and msg.chat_type == "private":
+            question = text.strip() or t("vision.default_question", lang)
+            async for event in self._vision(images, question, key, lang):
+                yield event
+        elif text.strip():
+            async for event in self._chat(key, lang, text.strip()):
+                yield event
+        elif msg.attachments:
+            yield Notice(t("notice.attachment_unsupported", lang))
+
+    async def _vision(
+        self, images: tuple[Attachment, ...], question: str, key: str, lang: Lang
+    ) -> AsyncIterator[ReplyEvent]:
+        if not images:
+            raise MissingImageError()
+        uris = tuple(image_data_uri(image) for image in images)
+        model = self._settings.models.vision
+        async for event in self._chat(key, lang, question, images=uris, model=model):
+            yield event
+
+    async def _pressed_action(self, msg: IncomingMessage) -> str:
+        """The action a pressed button stands for; stored, so it survives restarts."""
+        action = await self._store.get_action(msg.action_token or "")
+        if action is None:
+            raise ExpiredButtonError()
+        log.info("button token=%s action=%s", msg.action_token, action)
+        return action
+
+    async def _with_tokens(self, event: ReplyEvent) -> ReplyEvent:
+        """Give each button a short stored token for the platform's callback data."""
+        if not isinstance(event, ButtonRows):
+            return event
+        tokens: dict[str, str] = {}
+        rows = []
+        for row in event.rows:
+            buttons = []
+            for button in row:
+                token = action_token(button.action)
+                tokens[token] = button.action
+                buttons.append(replace(button, token=token))
+            rows.append(tuple(buttons))
+        await self._store.save_actions(tokens)
+        return ButtonRows(tuple(rows))
+
+    async def _chat(
+        self,
+        key: str,
+        lang: Lang,
+        text: str,
+        *,
+        images: tuple[str, ...] = (),
+        model: str | None = None,
+    ) -> AsyncIterator[ReplyEvent]:
+        """Stream an answer to ``text`` (with ``images`` as data URIs) and store the turn."""
         chat = self._settings.chat
         conv = await self._store.get_settings(key)
-        model = conv.model or self._settings.models.chat
+        model = model or conv.model or self._settings.models.chat
         system = conv.system_prompt if conv.system_prompt is not None else chat.system_prompt
-        question = Turn("user", msg.text.strip(), estimate_tokens(msg.text.strip()))
+        # History keeps a marker, not the picture: images are not stored (yet).
+        stored = f"{IMAGE_MARKER * len(images)} {text}".strip() if images else text
+        question = Turn("user", stored, estimate_tokens(stored))
         budget = chat.history_tokens - question.tokens - (estimate_tokens(system) if system else 0)
         history = trim(await self._store.recent_turns(key, chat.max_history_messages), budget)
         messages = [ChatMessage("system", system)] if system else []
         messages += [ChatMessage(turn.role, turn.content) for turn in history]
-        messages.append(ChatMessage("user", question.content))
+        messages.append(ChatMessage("user", text, images))
 
         started = time.monotonic()
         parts: list[str] = []

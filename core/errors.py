@@ -15,7 +15,9 @@
     ├── StorageError                   the database cannot be opened or is from a newer version
     └── UserInputError                 the user asked for something we cannot do
         ├── UnknownModelError          /model NAME not in the allow-list
-        └── NotEnabledError            a command whose feature is not built or not configured
+        ├── NotEnabledError            a command whose feature is not built or not configured
+        ├── ExpiredButtonError         a pressed button whose action is no longer known
+        └── MissingImageError          /vision without a picture
 
 Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
 ``user_text(exc, lang)`` is the only function that words an error for a user; it walks the
@@ -130,6 +132,14 @@ class NotEnabledError(UserInputError):
     code = "not_enabled"
 
 
+class ExpiredButtonError(UserInputError):
+    code = "expired_button"
+
+
+class MissingImageError(UserInputError):
+    code = "missing_image"
+
+
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
@@ -146,6 +156,8 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     RelayBadResponseError: "error.relay_upstream",
     UnknownModelError: "error.unknown_model",
     NotEnabledError: "error.not_enabled",
+    ExpiredButtonError: "error.expired_button",
+    MissingImageError: "error.missing_image",
 }
 
 

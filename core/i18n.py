@@ -61,10 +61,35 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "/{command} 功能还没有开放。",
         "en": "/{command} is not enabled yet.",
     },
+    "error.expired_button": {
+        "zh": "这个按钮已失效，请重新发送命令。",
+        "en": "This button has expired. Please send the command again.",
+    },
+    "error.missing_image": {
+        "zh": "请发送一张图片并在说明里写 /vision 问题，或回复一张图片发送 /vision。",
+        "en": "Send a photo with /vision QUESTION as its caption, or reply to a photo "
+        "with /vision.",
+    },
+    "error.file_too_big": {
+        "zh": "文件太大了（{size_mb} MB），机器人最多只能下载 {limit_mb} MB 的文件。",
+        "en": "That file is too big ({size_mb} MB): the bot can download at most {limit_mb} MB.",
+    },
+    "error.download_failed": {
+        "zh": "没能下载你发送的文件，请再发一次。",
+        "en": "Could not download the file you sent. Please send it again.",
+    },
+    "vision.default_question": {
+        "zh": "请描述这张图片。",
+        "en": "Describe this picture.",
+    },
     # notices
     "notice.truncated": {
         "zh": "⚠️ 回答在中途被截断了，以上是已收到的部分。",
         "en": "⚠️ The answer was cut off; above is the part that arrived.",
+    },
+    "notice.attachment_unsupported": {
+        "zh": "暂时还不能处理这种文件。发送 /help 查看能做什么。",
+        "en": "I can't handle this kind of file yet. Send /help to see what I can do.",
     },
     "notice.empty": {
         "zh": "模型没有返回任何内容，请换个说法再试。",
@@ -134,7 +159,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "查看或设置系统提示词：/system 文本",
         "en": "show or set the system prompt: /system TEXT",
     },
-    "help.vision": {"zh": "识图：对一张图片提问", "en": "ask about a photo"},
+    "help.vision": {
+        "zh": "识图：发送图片并附上 /vision 问题",
+        "en": "ask about a photo: send it with /vision QUESTION",
+    },
     "help.img": {"zh": "画图：/img 描述", "en": "draw a picture: /img PROMPT"},
     "help.song": {"zh": "写歌：/song 描述", "en": "make a song: /song PROMPT"},
     "help.video": {"zh": "生成视频：/video 描述", "en": "make a video clip: /video PROMPT"},

@@ -46,6 +46,13 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE actions (
+        token TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 
@@ -181,6 +188,21 @@ class SqliteStore:
                 "updated_at = excluded.updated_at",
                 (conv_key, value, self._clock()),
             )
+
+    # --- button actions ----------------------------------------------------------------------
+
+    async def save_actions(self, actions: dict[str, str]) -> None:
+        """Store ``token -> action`` pairs; a token already stored keeps its action."""
+        now = self._clock()
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO actions (token, action, created_at) VALUES (?, ?, ?)",
+                [(token, action, now) for token, action in actions.items()],
+            )
+
+    async def get_action(self, token: str) -> str | None:
+        rows = await self._query("SELECT action FROM actions WHERE token = ?", (token,))
+        return str(rows[0][0]) if rows else None
 
     # --- usage ----------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ class IncomingMessage:
 
     ``thread_id`` is a forum topic or thread; it is part of the conversation key.
     ``language`` is the user's language as the platform reports it (``zh-hans``, ``en-US``...),
-    or ``None`` when the platform does not tell.
+    or ``None`` when the platform does not tell. ``action_token`` is set when the user pressed
+    a button: the engine looks the action up and handles it as if the user had typed it.
     """
 
     platform: str
@@ -48,6 +49,7 @@ class IncomingMessage:
     reply_to: ReplyContext | None = None
     message_id: str = ""
     thread_id: str | None = None
+    action_token: str | None = None
 
 
 # --- reply events: what the engine yields and an adapter renders --------------------------
@@ -118,10 +120,13 @@ class VideoReply:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """One button; ``action`` comes back to the engine as a message text when pressed."""
+    """One button. ``action`` is the message text the press stands for (``/model gpt-4o``);
+    ``token`` is the short id the engine stored it under, which adapters put in the
+    platform's callback data (Telegram allows 64 bytes) and send back on a press."""
 
     label: str
     action: str
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)

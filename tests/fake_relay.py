@@ -243,6 +243,8 @@ class FakeRelay:
                 await send(choice({"content": item} if isinstance(item, str) else item))
             if i == 0 and script.hold is not None:
                 await self._wait(script.hold)
+            if script.pace_s:
+                await asyncio.sleep(script.pace_s)
         if script.finish_reason and not script.abort:
             await send(choice({}, script.finish_reason))
         options = body.get("stream_options") or {}

@@ -37,7 +37,9 @@ class Stream:
     """A 200 SSE answer. ``chunks``: content strings, dicts of raw delta fields, whole chunk
     dicts (with "choices" or "error"), or ``Line``s. ``usage``: True = synthesise it when the
     request asked for it, False = none, dict = send that. ``hold``: after the first content chunk
-    wait for this event before the rest. ``abort``: drop the TCP connection at the end."""
+    wait for this event before the rest. ``abort``: drop the TCP connection at the end.
+    ``pace_s``: a pause between chunks, like a model generating tokens (for tests that need an
+    answer to stream over time; they still wait on conditions, not on this)."""
 
     chunks: list[Any] = field(default_factory=lambda: ["Hello", ", world", "!"])
     done: bool = True
@@ -46,6 +48,7 @@ class Stream:
     hold: asyncio.Event | None = None
     finish_reason: str | None = "stop"
     abort: bool = False
+    pace_s: float = 0.0
 
 
 @dataclass

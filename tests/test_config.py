@@ -43,12 +43,18 @@ def test_example_documents_the_real_defaults() -> None:
     assert settings == Settings(relay=relay)
 
 
+def _assert_same_keys(raw: dict[str, object], model: type[BaseModel], path: str) -> None:
+    assert set(raw) == set(model.model_fields), path or "top level"
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            section = raw[name]
+            assert isinstance(section, dict), f"{path}{name}"
+            _assert_same_keys(section, field.annotation, f"{path}{name}.")
+
+
 def test_example_has_every_key_and_nothing_else() -> None:
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    assert set(raw) == set(Settings.model_fields)
-    for name, field in Settings.model_fields.items():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            assert set(raw[name]) == set(field.annotation.model_fields), name
+    _assert_same_keys(raw, Settings, "")
 
 
 def test_example_fails_without_the_api_key() -> None:
@@ -372,7 +378,8 @@ def test_summary_describes_the_config_without_secrets() -> None:
     assert "chat choices: gpt-4o-mini" in lines
     assert "history tokens: 4000" in lines
     assert "group mode: per_user" in lines
-    assert ["telegram: enabled", "discord: disabled", "wechat: enabled"] == lines[-3:]
+    assert ["telegram: enabled", "discord: disabled", "wechat: enabled"] == lines[-4:-1]
+    assert lines[-1] == "telegram mode: long polling"
 
 
 def test_summary_and_repr_hide_a_secret_in_the_url() -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bots.app import App
-from core.types import ErrorReply, FinalText, Notice, TextDelta
+from core.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
 from tests.conftest import collect, make_settings, message
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
 
@@ -225,3 +227,65 @@ async def test_many_conversations_in_parallel_keep_order_per_conversation(
     users = [c for r, c in _sent_messages(fake_relay) if r == "user"]
     assert users == ["user3-0", "user3-1", "user3-2", "user3-3", "check"]
     assert len(app.engine.locks) == 0
+
+
+async def test_model_menu_buttons_work_after_a_restart(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    settings = make_settings(tmp_path, fake_relay.url)
+    async with App(settings) as app:
+        events = await collect(app, message("/model"))
+    menu = next(e for e in events if isinstance(e, ButtonRows))
+    buttons = [b for row in menu.rows for b in row]
+    assert [b.label for b in buttons][:2] == ["✓ gpt-test", "fake-think"]
+    think = next(b for b in buttons if b.action == "/model fake-think")
+    assert len(think.token) == 12 and think.token.isascii()
+
+    async with App(settings) as app:  # a new process: the token is in the database
+        pressed = replace(message(""), action_token=think.token)
+        assert (await collect(app, pressed))[-1] == FinalText(
+            "Switched to model fake-think.", markdown=False
+        )
+        assert (await collect(app, message("hi")))[-1] == FinalText("Answer")
+        stale = replace(message(""), action_token="unknown-token")
+        assert await collect(app, stale) == [
+            ErrorReply("This button has expired. Please send the command again.", "expired_button")
+        ]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00fake-image-bytes" * 8
+
+
+async def test_vision_sends_the_picture_as_a_data_uri_to_the_vision_model(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    settings = make_settings(tmp_path, fake_relay.url, "  vision: gpt-eyes")
+    async with App(settings) as app:
+        photo = Attachment("image", PNG, "image/png", "p.png")
+        msg = replace(message("/vision what is this?"), attachments=(photo,))
+        events = await collect(app, msg)
+        assert events[-1] == FinalText("echo: what is this?")
+        body = fake_relay.requests[-1].json
+        assert body["model"] == "gpt-eyes"
+        parts = body["messages"][-1]["content"]
+        assert parts[0] == {"type": "text", "text": "what is this?"}
+        url = parts[1]["image_url"]["url"]
+        assert url == "data:image/png;base64," + base64.b64encode(PNG).decode()
+        # In a private chat a photo alone is a question about it, in the user's language.
+        events = await collect(app, replace(message("", language="zh"), attachments=(photo,)))
+        assert events[-1] == FinalText("echo: 请描述这张图片。")
+        # The picture itself is not kept in the history, only a marker.
+        await collect(app, message("and now?"))
+        sent = _sent_messages(fake_relay)
+        assert ("user", "[image] what is this?") in sent
+        assert all("base64" not in str(c) for _, c in sent)
+
+
+async def test_vision_without_a_picture_and_unsupported_files(app: App) -> None:
+    events = await collect(app, message("/vision"))
+    assert isinstance(events[0], ErrorReply) and events[0].code == "missing_image"
+    voice = Attachment("audio", b"OggS...", "audio/ogg", "voice.ogg")
+    events = await collect(app, replace(message(""), attachments=(voice,)))
+    assert events == [
+        Notice("I can't handle this kind of file yet. Send /help to see what I can do.")
+    ]

@@ -1,0 +1,15 @@
+"""Short, stable tokens for button actions, so callback data stays small and survives restarts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+TOKEN_BYTES = 9  # 12 base64url characters: collisions need ~2**36 distinct actions
+
+
+def action_token(action: str) -> str:
+    """The token of ``action``: the same action always gets the same token (no table growth
+    when a menu is shown again), and it is 12 ASCII characters whatever the action's length."""
+    digest = hashlib.blake2b(action.encode("utf-8"), digest_size=TOKEN_BYTES).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")

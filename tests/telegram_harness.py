@@ -1,0 +1,64 @@
+"""Runs relaybot's Telegram adapter through its own start-up path against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bots.app import App, build_adapters, serve
+from core.config import Settings
+from tests.conftest import make_settings
+from tests.fake_relay import FakeRelay
+from tests.fake_telegram import FakeTelegram
+
+USER = 1001
+GROUP = -100555
+
+
+def telegram_config(fake: FakeTelegram, extra: str = "", limits: str = "") -> str:
+    """A telegram section pointing at ``fake``; fast, generous limits unless ``limits`` says."""
+    limits = (
+        limits or "    per_chat_per_s: 50\n    per_group_per_min: 1000\n    global_per_s: 1000\n"
+    )
+    return (
+        "telegram:\n"
+        "  enabled: true\n"
+        f"  token: {fake.token}\n"
+        f"  base_url: {fake.base_url}\n"
+        f"  base_file_url: {fake.base_file_url}\n"
+        "  edit_interval_s: 0.05\n"
+        "  album_wait_s: 0.2\n"
+        f"{extra}"
+        "  limits:\n"
+        f"{limits}"
+    )
+
+
+def bot_settings(
+    tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, extra: str = "", limits: str = ""
+) -> Settings:
+    return make_settings(tmp_path, relay.url, telegram_config(fake, extra, limits))
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[App]:
+    """``relaybot run`` in-process: App, the registered adapters, serve() until the block ends."""
+    stop = asyncio.Event()
+    async with App(settings) as app:
+        adapters = build_adapters(app, ["telegram"])
+        serving = asyncio.create_task(serve(adapters, stop=stop))
+        seen = len(fake.calls)
+        try:
+            # A long poll is open: the bot is live (the call is recorded while it waits).
+            await fake.wait_for(lambda: any(c.method == "getUpdates" for c in fake.calls[seen:]))
+            yield app
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 30)
+
+
+def texts(fake: FakeTelegram, chat_id: int) -> list[str]:
+    """The visible text of the bot's messages in a chat, as the user sees them now."""
+    return [m.text or m.caption or "" for m in fake.messages(chat_id)]
