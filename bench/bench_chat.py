@@ -32,6 +32,8 @@ import asyncio, sys
 sys.path.insert(0, {str(ROOT)!r})
 from tests.fake_relay import FakeRelay, Stream
 
+PACE = float(sys.argv[1])
+
 async def main():
     relay = FakeRelay()
     await relay.start()
@@ -39,7 +41,7 @@ async def main():
     chunks = [{ANSWER!r}[i:i + 4] for i in range(0, 300, 4)]
     while True:
         if len(relay._queue) < 10:
-            relay.enqueue(*[Stream(chunks=chunks) for _ in range(100)])
+            relay.enqueue(*[Stream(chunks=chunks, pace_s=PACE) for _ in range(100)])
         relay.requests.clear()
         await asyncio.sleep(0.05)
 
@@ -55,9 +57,9 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(answers: int) -> None:
+async def run(answers: int, pace: float) -> None:
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", SERVER, str(pace)], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     try:
         assert server.stdout is not None
@@ -85,8 +87,10 @@ async def run(answers: int) -> None:
                     await one(i)
                 cpu = (time.process_time() - cpu0) / answers * 1000
                 wall = (time.perf_counter() - wall0) / answers * 1000
-        print(f"engine+relay client CPU per streamed 300-char answer: {cpu:.2f} ms (budget 10 ms "
-              "for the whole path, adapter included)")
+        print(
+            f"engine+relay client CPU per streamed 300-char answer: {cpu:.2f} ms (budget 10 ms "
+            "for the whole path, adapter included)"
+        )
         print(f"wall time per answer (loopback, fake relay): {wall:.2f} ms")
         print(f"resident memory after start-up, idle: {idle:.1f} MB (budget 80 MB)")
         print(f"resident memory after {answers} answers: {rss_mb():.1f} MB")
@@ -98,7 +102,9 @@ async def run(answers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=200)
-    asyncio.run(run(parser.parse_args().answers))
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between chunks")
+    args = parser.parse_args()
+    asyncio.run(run(args.answers, args.pace))
 
 
 if __name__ == "__main__":

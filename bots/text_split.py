@@ -9,7 +9,11 @@ from typing import NamedTuple
 _FENCE_OPEN_RE = re.compile(r"([ \t]*)(?:(`{3,})([^`]*)|(~{3,})(.*))$")
 _FENCE_CLOSE_RE = re.compile(r"[ \t]*(`{3,}|~{3,})\s*$")
 _PARA_RE = re.compile(r"\n[ \t\r]*\n")
-_SENTENCE_RE = re.compile(r"[.!?][ \t]+|[。！？；][ \t]*")
+# A sentence end, with what closes around it ("**", quotes, brackets), then the blanks to drop.
+_SENTENCE_RE = re.compile(
+    r"(?:[.!?][*_~|`'\")\]”’]*(?=[ \t])|[。！？；][*_~|`'\")\]”’」』）]*)[ \t]*"
+)
+_BLANKS_RE = re.compile(r"[ \t]*")
 
 
 def utf16_len(text: str) -> int:
@@ -84,6 +88,37 @@ def _last_match(pattern: re.Pattern[str], text: str, lo: int, end: int) -> re.Ma
     return found
 
 
+def _closed_spans(text: str, line_start: int, cut: int) -> bool:
+    """Whether ``text[:cut]`` leaves no ``**``, ``~~``, ``||`` or backtick span of its line
+    open, so that neither half shows a raw marker once rendered. A heuristic, by parity."""
+    seg = text[line_start:cut]
+    return not (seg.count("**") % 2 or seg.count("`") % 2 or seg.count("~~") % 2) and (
+        seg.count("||") % 2 == 0
+    )
+
+
+def _inline_cut(text: str, lo: int, end: int) -> tuple[int, int] | None:
+    """Within a line: a sentence end, else a space; the last one that leaves no inline span
+    open, else simply the last one (up to 64 candidates of each kind are tried)."""
+    line_start = text.rfind("\n", 0, lo) + 1
+    sentences: list[tuple[int, int]] = []
+    for m in list(_SENTENCE_RE.finditer(text, lo, end))[:-65:-1]:  # the last 64, rightmost first
+        cut = m.start() + len(m.group().rstrip())
+        sentences.append((cut, m.end()))
+        if cut > m.start() + 1:  # "。**" may also open the next span: then cut before "**"
+            sentences.append((m.start() + 1, m.start() + 1))
+    spaces: list[tuple[int, int]] = []
+    sp = text.rfind(" ", lo, end + 1)
+    while sp >= 0 and len(spaces) < 64:
+        spaces.append((sp, _BLANKS_RE.match(text, sp).end()))  # type: ignore[union-attr]
+        sp = text.rfind(" ", lo, sp)
+    candidates = sentences + spaces
+    for cut, resume in candidates:
+        if _closed_spans(text, line_start, cut):
+            return cut, resume
+    return (sentences or spaces)[0] if candidates else None
+
+
 def _best_cut(text: str, end: int) -> tuple[int, int]:
     """``(cut, resume)``: the chunk is ``text[:cut]``, the rest starts at ``resume``."""
     first = len(text) - len(text.lstrip())
@@ -95,15 +130,9 @@ def _best_cut(text: str, end: int) -> tuple[int, int]:
         nl = text.rfind("\n", lo, end + 1)  # text[:nl] still fits when nl == end
         if nl >= 0:
             return nl, nl + 1
-        sentence = _last_match(_SENTENCE_RE, text, lo, end)
-        if sentence is not None:
-            return sentence.start() + 1, sentence.end()
-        sp = text.rfind(" ", lo, end + 1)
-        if sp >= 0:
-            resume = sp + 1
-            while resume < len(text) and text[resume] in " \t":
-                resume += 1
-            return sp, resume
+        inline = _inline_cut(text, lo, end)
+        if inline is not None:
+            return inline
     cut = _hard_cut(text, end)
     return cut, cut
 

@@ -235,8 +235,8 @@ class _Blocks:
         out: list[str] = []
         aligns += [""] * (ncol - len(aligns))
         for r, row in enumerate(rows):
-            full = row + [""] * (ncol - len(row))
-            out.append(" | ".join(_pad(full[c], widths[c], aligns[c]) for c in range(ncol)).rstrip())
+            cells = row + [""] * (ncol - len(row))
+            out.append(" | ".join(map(_pad, cells, widths, aligns)).rstrip())
             if r == 0:
                 out.append("-|-".join("-" * w for w in widths))
         text = "\n".join(out)

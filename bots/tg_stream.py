@@ -23,8 +23,9 @@ MAX_INTERVAL_S = 5.0
 class StreamingAnswer:
     """Shows an answer while it streams, within the flood limits, and always lands the end.
 
-    Edits of a message are spaced by at least ``interval_s``, growing by ``growth`` after each
-    edit up to ``MAX_INTERVAL_S``, so a long answer costs a handful of calls rather than one a
+    The first message goes out half an interval after the first piece of text; edits are
+    spaced by at least ``interval_s``, growing by ``growth`` after each edit up to
+    ``MAX_INTERVAL_S``, so a long answer costs a handful of calls rather than one a
     second. An edit that would have to wait for flood control is skipped; only the final text
     waits. Past 4096 characters the answer goes on in a new message, split at a paragraph,
     line or sentence, with code fences closed and reopened.
@@ -53,6 +54,7 @@ class StreamingAnswer:
         self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._edits = 0
+        self._waiting = True  # the writer task is waiting for text, not pausing between edits
         self.gone = False  # the chat can no longer be written to
         self.message_ids: list[int] = []
 
@@ -63,7 +65,8 @@ class StreamingAnswer:
     def add(self, delta: str) -> None:
         """Append streamed text; the message catches up in the background."""
         self._text += delta
-        self._wake.set()
+        if self._waiting:  # during the pause between edits the text just accumulates
+            self._wake.set()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="telegram-stream")
 
@@ -92,10 +95,14 @@ class StreamingAnswer:
         return plain(text)
 
     async def _run(self) -> None:
-        next_at = self._clock()
+        # The first message waits half an interval: a short answer that completes by then
+        # goes out whole in one call instead of a message and an edit.
+        next_at = self._clock() + self._interval / 2
         while not self._closed.is_set():
+            self._waiting = True
             await self._wake.wait()
             self._wake.clear()
+            self._waiting = False
             delay = max(
                 next_at - self._clock(),
                 self._sender.gate.ready_in(self._target.key, self._target.group),

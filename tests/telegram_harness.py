@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -50,13 +51,20 @@ async def running_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[A
         adapters = build_adapters(app, ["telegram"])
         serving = asyncio.create_task(serve(adapters, stop=stop))
         seen = len(fake.calls)
+        live = "setWebhook" if settings.telegram.webhook.url else "getUpdates"
         try:
-            # A long poll is open: the bot is live (the call is recorded while it waits).
-            await fake.wait_for(lambda: any(c.method == "getUpdates" for c in fake.calls[seen:]))
+            # A long poll is open (the call is recorded while it waits), or the webhook is set.
+            await fake.wait_for(lambda: any(c.method == live for c in fake.calls[seen:]))
             yield app
         finally:
             stop.set()
             await asyncio.wait_for(serving, 30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def texts(fake: FakeTelegram, chat_id: int) -> list[str]:

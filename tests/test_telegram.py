@@ -7,11 +7,12 @@ import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import GROUP, USER, bot_settings, running_bot, texts
+from tests.telegram_harness import GROUP, USER, bot_settings, free_port, running_bot, texts
 
 
 @pytest.fixture
@@ -303,3 +304,55 @@ async def test_every_answer_completes_under_real_flood_limits(
         )
     assert fake.calls_to("editMessageText")
     assert not [c for c in fake.calls if c.status == 429]
+
+
+async def test_webhook_mode_behind_a_reverse_proxy(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    port = free_port()
+    webhook = (
+        "  webhook:\n"
+        "    url: https://bot.example.test/tg/hook\n"
+        "    listen: 127.0.0.1\n"
+        f"    port: {port}\n"
+        "    secret_token: s3cret-Token_1\n"
+    )
+    settings = bot_settings(tmp_path, fake_relay, fake, webhook)
+    async with running_bot(settings, fake):
+        assert fake.webhook["url"] == "https://bot.example.test/tg/hook"
+        update = {
+            "update_id": 5001,
+            "message": {
+                "message_id": 77,
+                "date": 1767225600,
+                "chat": {"id": USER, "type": "private"},
+                "from": {"id": USER, "is_bot": False, "first_name": "Alice"},
+                "text": "via hook",
+            },
+        }
+        fake.add_chat(USER)
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+            )
+            assert wrong.status_code == 403
+            right = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
+            )
+            assert right.status_code == 200
+        await fake.wait_for(lambda: texts(fake, USER) == ["echo: via hook"])
+    assert not fake.calls_to("getUpdates")
+    assert relay_texts(fake_relay) == ["via hook"]
+
+
+async def test_the_users_telegram_language_picks_the_bots_language(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
+        fake.send_text(USER, "/reset", language_code="zh-hans")
+        fake.send_text(2002, "/reset", language_code="de")
+        await fake.wait_for(lambda: texts(fake, USER) == ["已清空对话记录，我们重新开始吧。"])
+        await fake.wait_for(
+            lambda: texts(fake, 2002) == ["Conversation cleared. Let's start over."]
+        )

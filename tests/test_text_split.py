@@ -92,6 +92,25 @@ def test_chinese_sentence_end_without_space(mark: str) -> None:
     assert chunk == f"短句{mark}" + "长" * 17
 
 
+def test_a_cut_within_a_line_avoids_open_inline_spans() -> None:
+    text = "开头的文字说明内容很长。**重要：第一句。第二句很长很长很长**" + "后文" * 30
+    chunk, rest = take_chunk(text, 22)
+    assert chunk == "开头的文字说明内容很长。"  # not "…**重要：第一句。", which leaves "**" open
+    assert rest.startswith("**重要")
+    bold = "**注意：这是很重要的一步。请先备份。**"
+    chunk, rest = take_chunk("前言说明文字。" + bold + "后文" * 30, 30)
+    assert chunk == "前言说明文字。" + bold  # the sentence end takes its closing "**" along
+    assert rest.startswith("后文")
+    text = "Some words here and `a long code span with spaces inside it` trailing words go on"
+    chunk, rest = take_chunk(text, 36)
+    assert chunk == "Some words here and"  # not inside the code span
+    text = "Plain start. **Bold sentence one. Bold two.** " + "x" * 40
+    chunk, _ = take_chunk(text, 22)
+    assert chunk == "Plain start."  # "Plain start. **Bold" would fit too, but leaves "**" open
+    chunk, _ = take_chunk("**" + "bold words " * 10 + "**", 40)  # no way out: the last space
+    assert chunk == "**" + "bold words " * 3 + "bold"
+
+
 def test_boundaries_in_the_first_half_are_not_used() -> None:
     text = "ab\n" + "x" * 40 + " " + "y" * 60
     chunk, rest = take_chunk(text, 60)
@@ -147,8 +166,8 @@ def test_no_empty_code_block_when_the_fence_closes_at_the_cut() -> None:
     chunk, rest = take_chunk(text, len(body) + 3)  # the cut lands right before "```"
     assert chunk == body.rstrip() + "\n```"
     assert rest == "after"  # not "```sh\n```\nafter", an empty block
-    text = "```py\n" + "x = 1\n" * 20 + "\n" * 30  # unclosed, then only blank lines
-    assert split_markdown(text, 60)[-1] != "```py"
+    text = "```py\n" + "x" * 40 + "\n" * 100  # unclosed, then only blank lines
+    assert split_markdown(text, 60) == ["```py\n" + "x" * 40 + "\n```"]
 
 
 def test_never_cuts_through_a_fence_line() -> None:
