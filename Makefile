@@ -19,7 +19,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check core bots tests
+	$(BIN)/ruff check core bots tests bench
 	$(BIN)/mypy
 
 $(CONFIG):
@@ -40,6 +40,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/bench_chat.py --answers 100
+	$(BIN)/python bench/bench_telegram.py --answers 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,7 @@ async def main() -> None:
                 out = "ok"
             elif cmd == "wait":
                 chat, suffix, want = int(args[0]), args[1], int(args[2])
-                while sum((m.text or "").endswith(suffix) for m in tg.messages(chat)) < want:
+                while sum((m.text or "").endswith(suffix) for m in tg.messages(chat)) < want:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
                 out = "ok"
             elif cmd == "calls":

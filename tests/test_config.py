@@ -396,3 +396,39 @@ def test_summary_masks_a_secret_pasted_into_another_value() -> None:
     lines = parse(text).summary()
     assert "sk-relay-secret" not in "\n".join(lines)
     assert "relay: https://relay.test/?key=***" in lines
+
+
+# ---- the telegram section ----
+
+RELAY = "relay:\n  base_url: https://relay.test\n  api_key: sk-x\n"
+
+
+def test_telegram_webhook_needs_https_and_a_secret() -> None:
+    text = RELAY + "telegram:\n  webhook:\n    url: http://bot.example/hook\n"
+    assert problems(text) == [
+        ("telegram.webhook.secret_token",
+         "required when telegram.webhook.url is set (any 1-256 of A-Z a-z 0-9 _ -)"),
+    ]
+    text = RELAY + "telegram:\n  webhook:\n    url: http://bot.example/hook\n    secret_token: s\n"
+    assert problems(text) == [
+        ("telegram.webhook.url", "must be an https:// URL (Telegram only posts to HTTPS)")
+    ]
+
+
+def test_telegram_proxy_scheme_limits_and_secrets() -> None:
+    assert problems(RELAY + "telegram:\n  proxy: ftp://p:21\n") == [
+        ("telegram.proxy", "must be an http://, https:// or socks5:// URL")
+    ]
+    assert problems(RELAY + "telegram:\n  limits:\n    per_group_per_min: 0\n") == [
+        ("telegram.limits.per_group_per_min", "must be a positive integer")
+    ]
+    text = RELAY + (
+        "telegram:\n  enabled: true\n  token: 1:tok-secret\n  proxy: socks5://u:pw@127.0.0.1:1080\n"
+        "  webhook:\n    url: https://bot.example/hook\n    secret_token: hook-secret\n"
+    )
+    settings = parse(text)
+    assert "hook-secret" in settings.secrets() and "1:tok-secret" in settings.secrets()
+    summary = "\n".join(settings.summary())
+    assert "telegram mode: webhook https://bot.example/hook" in summary
+    assert "telegram proxy: socks5://***@127.0.0.1:1080" in summary
+    assert "pw" not in summary and "hook-secret" not in summary

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import ClientSession, web
 
 from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
@@ -356,3 +357,38 @@ async def test_the_users_telegram_language_picks_the_bots_language(
         await fake.wait_for(
             lambda: texts(fake, 2002) == ["Conversation cleared. Let's start over."]
         )
+
+
+async def test_the_bot_reaches_telegram_through_the_configured_http_proxy(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        # An HTTP proxy gets the absolute URL of the target; forward it and relay the answer.
+        seen.append(str(request.url))
+        async with ClientSession() as session, session.request(
+            request.method, str(request.url), data=await request.read(),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        ) as upstream:
+            body = await upstream.read()
+            return web.Response(status=upstream.status, body=body,
+                                content_type=upstream.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app, shutdown_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        settings = bot_settings(tmp_path, fake_relay, fake, f"  proxy: http://127.0.0.1:{port}\n")
+        async with running_bot(settings, fake):
+            fake.send_text(USER, "through the proxy")
+            await fake.wait_for(lambda: texts(fake, USER) == ["echo: through the proxy"])
+    finally:
+        await runner.cleanup()
+    assert any(url.endswith("/getMe") for url in seen)
+    assert any(url.endswith("/sendMessage") for url in seen)
+    assert any(url.endswith("/getUpdates") for url in seen)

@@ -8,10 +8,10 @@ import pytest
 from telegram import Bot
 
 from bots.flood import FloodGate, FloodLimits
+from bots.tg_format import render
 from bots.tg_render import ReplyRenderer
 from bots.tg_send import Target, TelegramSender
 from bots.tg_stream import StreamingAnswer
-from bots.tg_format import render
 from core.types import (
     AudioReply,
     Button,
