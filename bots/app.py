@@ -12,7 +12,13 @@ from types import TracebackType
 from core.adapter import Adapter
 from core.config import Settings
 from core.engine import Engine
+from core.img_commands import ImageCommands
+from core.jobs import JobRunner
+from core.mj_backend import MediaLimits, MjBackend
+from core.outbox import Outbox
 from core.relay.client import RelayClient
+from core.relay.images import ImagesClient
+from core.relay.midjourney import MidjourneyClient
 from core.store import SqliteStore
 
 log = logging.getLogger("relaybot.app")
@@ -37,7 +43,22 @@ class App:
             max_retries=settings.relay.max_retries,
             backoff_s=settings.relay.retry_backoff_s,
         )
-        self.engine = Engine(settings, self.store, self.relay)
+        self.outbox = Outbox()
+        jobs = settings.jobs
+        self.jobs = JobRunner(
+            self.store, self.outbox, max_running_per_user=jobs.max_running_per_user
+        )
+        media = MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+        mj = MidjourneyClient(self.relay, mode_prefix=jobs.mj_mode)
+        self.jobs.add_backend(
+            MjBackend(mj, self.relay, poll_interval_s=jobs.mj_poll_interval_s,
+                      deadline_s=jobs.mj_deadline_s, media=media)
+        )
+        images = ImageCommands(
+            default_model=settings.models.image, relay=self.relay,
+            images=ImagesClient(self.relay), mj=mj, jobs=self.jobs, media=media,
+        )
+        self.engine = Engine(settings, self.store, self.relay, images=images)
         self._started = False
 
     async def start(self) -> None:
@@ -53,6 +74,7 @@ class App:
         if not self._started:
             return
         self._started = False
+        await self.jobs.stop()
         if not await self.engine.wait_idle(drain_timeout):
             log.warning("stopping with %d replies still in flight", self.engine.in_flight)
         await self.relay.aclose()
@@ -83,7 +105,12 @@ def load_adapter(name: str) -> Callable[..., Adapter]:
     return factory
 
 
-async def serve(adapters: list[Adapter], *, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    adapters: list[Adapter],
+    *,
+    stop: asyncio.Event | None = None,
+    jobs: JobRunner | None = None,
+) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM (or ``stop`` is set), then stop them so they take
     no new messages. The caller then stops the ``App``, which lets in-flight replies finish."""
     stop = stop or asyncio.Event()
@@ -101,9 +128,13 @@ async def serve(adapters: list[Adapter], *, stop: asyncio.Event | None = None) -
             await adapter.start()
             started.append(adapter)
             log.info("adapter started platform=%s", adapter.name)
+        if jobs is not None:  # after the adapters: resumed jobs may need to send at once
+            await jobs.start()
         await stop.wait()
         log.info("shutting down")
     finally:
+        if jobs is not None:
+            await jobs.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
         for adapter in reversed(started):
@@ -117,7 +148,7 @@ def build_adapters(app: App, names: list[str]) -> list[Adapter]:
     adapters: list[Adapter] = []
     for name in names:
         factory = load_adapter(name)
-        adapters.append(factory(app.settings, app.engine))
+        adapters.append(factory(app.settings, app.engine, app.outbox))
     return adapters
 
 

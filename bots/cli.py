@@ -97,7 +97,7 @@ async def _run(settings: Settings, config_path: str) -> int:
         )
         return EXIT_CONFIG
     async with App(settings) as app:
-        await serve(build_adapters(app, names))
+        await serve(build_adapters(app, names), jobs=app.jobs)
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ class FloodLimits:
 # later (and not always the same delay). Windows 10% longer than the limits keep a burst
 # that starts at the edge of a window from being refused.
 MARGIN = 1.1
+FORGET_EVERY = 1000  # calls between two clean-ups of the state of idle chats
 
 
 class _Window:
@@ -64,6 +65,7 @@ class FloodGate:
         self._chats: dict[str, _Window] = {}
         self._groups: dict[str, _Window] = {}
         self._blocked_until: dict[str, float] = {}
+        self._calls = 0
 
     def _chat_window(self, chat: str) -> _Window:
         window = self._chats.get(chat)
@@ -97,6 +99,9 @@ class FloodGate:
         while (wait := self.ready_in(chat, group)) > 0:
             await self._sleep(wait)
         now = self._clock()
+        self._calls += 1
+        if self._calls % FORGET_EVERY == 0:
+            self.forget_idle()
         self._global.times.append(now)
         self._chat_window(chat).times.append(now)
         if group:

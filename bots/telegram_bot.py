@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -23,13 +24,14 @@ from bots.flood import FloodGate, FloodLimits
 from bots.tg_inbound import PLATFORM, BotIdentity, thread_of, to_incoming
 from bots.tg_media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
 from bots.tg_render import CALLBACK_PREFIX, ReplyRenderer
-from bots.tg_send import ChatGone, Target, TelegramSender
+from bots.tg_send import ChatGone, Skipped, Target, TelegramSender
 from bots.tg_stream import plain
 from core.commands import COMMANDS, parse_command
 from core.config import Settings
 from core.engine import Engine
 from core.i18n import LANGS, pick_lang, t
-from core.types import IncomingMessage
+from core.outbox import Destination, Outbox
+from core.types import IncomingMessage, ReplyEvent
 
 # PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
 # behaviour of its next major version); tg_send reads both forms.
@@ -47,8 +49,9 @@ class TelegramAdapter:
 
     name = PLATFORM
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, outbox: Outbox | None = None) -> None:
         self._settings = settings
+        self._outbox = outbox
         self._config = settings.telegram
         self._engine = engine
         self._app: Application | None = None  # type: ignore[type-arg]
@@ -94,6 +97,8 @@ class TelegramAdapter:
         self._sender = TelegramSender(bot, self._gate)
         await self._register_commands()
         await app.start()
+        if self._outbox is not None:
+            self._outbox.register(PLATFORM, self)
         webhook = self._config.webhook
         assert app.updater is not None
         if webhook.url:
@@ -115,6 +120,8 @@ class TelegramAdapter:
         app, self._app = self._app, None
         if app is None:
             return
+        if self._outbox is not None:
+            self._outbox.unregister(PLATFORM)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await self._albums.flush()
@@ -128,13 +135,20 @@ class TelegramAdapter:
         await app.shutdown()
         log.info("telegram stopped")
 
+    async def _drain(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Albums still collecting are delivered; replies in flight finish."""
+        await self._albums.flush()
+        await app.stop()
+
     async def _register_commands(self) -> None:
         """The command menu, in zh and en, with the configured language as the default."""
         assert self._app is not None
         bot = self._app.bot
 
         def menu(lang: str) -> list[BotCommand]:
-            return [BotCommand(s.name, t(s.help_key, lang)[:256]) for s in COMMANDS]  # type: ignore[arg-type]
+            return [
+                BotCommand(s.name, t(s.help_key, lang)[:256]) for s in COMMANDS if not s.hidden
+            ]  # type: ignore[arg-type]
 
         try:
             await bot.set_my_commands(menu(self._settings.language))
@@ -235,6 +249,38 @@ class TelegramAdapter:
             max_upload=int(self._config.max_upload_mb * MB),
         )
         await renderer.render(self._engine.handle(incoming))
+
+    # --- messages the core sends on its own (jobs) ------------------------------------------
+
+    def _target_of(self, dest: Destination) -> Target:
+        thread = int(dest.thread_id) if dest.thread_id else None
+        return Target(int(dest.chat_id), dest.group, thread)
+
+    async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:
+        """Send ``events`` to a chat outside a reply (a finished job); their message ids."""
+        assert self._sender is not None
+
+        async def stream() -> AsyncIterator[ReplyEvent]:
+            for event in events:
+                yield event
+
+        renderer = ReplyRenderer(
+            self._sender, self._target_of(dest), interval_s=self._config.edit_interval_s,
+            max_upload=int(self._config.max_upload_mb * MB),
+        )
+        await renderer.render(stream())
+        if renderer.gone:
+            raise ChatGone(dest.chat_id)
+        return renderer.message_ids
+
+    async def edit_text(self, dest: Destination, message_id: str, text: str, *, final: bool) -> bool:
+        assert self._sender is not None
+        try:
+            return await self._sender.edit_text(
+                self._target_of(dest), int(message_id), plain(text), wait=final
+            )
+        except Skipped:
+            return False
 
     async def _notify(self, target: Target, text: str) -> None:
         assert self._sender is not None

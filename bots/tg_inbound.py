@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from telegram import Message, MessageEntity
@@ -43,23 +44,30 @@ def addressed_to_bot(message: Message, me: BotIdentity) -> bool:
     text = message.text or message.caption or ""
     command = parse_command(text)
     if command is not None:
-        return command.mention is None or command.mention.lower() == me.username.lower()
+        if command.mention is not None:
+            return command.mention.lower() == me.username.lower()
+        # A bare /word in a group may be meant for another bot: only our own commands.
+        return command.spec is not None
     if _mentions_bot(message, me):
         return True
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
         return True
-    lowered = text.lower()
-    return any(word.lower() in lowered for word in me.trigger_words if word)
+    return any(_has_word(text, word) for word in me.trigger_words if word)
+
+
+def _has_word(text: str, word: str) -> bool:
+    """``word`` in ``text`` as a word of its own ("ai" is not in "said"); CJK words, which
+    have no spaces around them, match anywhere."""
+    if not word.isascii():
+        return word.lower() in text.lower()
+    return re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text, re.IGNORECASE) is not None
 
 
 def _without_mention(text: str, me: BotIdentity) -> str:
-    handle = "@" + me.username
-    start = text.lower().find(handle.lower())
-    while start >= 0:
-        text = text[:start] + text[start + len(handle) :]
-        start = text.lower().find(handle.lower())
-    return " ".join(text.split(" ")).strip()
+    """The text without ``@ThisBot`` (but ``@ThisBot2`` stays)."""
+    pattern = rf"@{re.escape(me.username)}(?![\w])"
+    return re.sub(r"[ \t]{2,}", " ", re.sub(pattern, "", text, flags=re.IGNORECASE)).strip()
 
 
 def thread_of(message: Message) -> int | None:

@@ -110,6 +110,7 @@ class AlbumCollector:
         self._deliver = deliver
         self._albums: dict[tuple[int, str], list[Message]] = {}
         self._timers: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[None]] = set()
 
     def add(self, message: Message) -> None:
         key = (message.chat.id, str(message.media_group_id))
@@ -123,17 +124,30 @@ class AlbumCollector:
         await asyncio.sleep(self._wait_s)
         self._timers.pop(key, None)
         messages = self._albums.pop(key, [])
-        messages.sort(key=lambda m: m.message_id)
-        try:
-            await self._deliver(messages)
-        except Exception:
-            log.exception("album delivery failed chat=%s", key[0])
+        if messages:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)  # from here on, shutdown waits for this delivery
+            try:
+                await self._safe(messages)
+            finally:
+                self._running.discard(task)
 
     async def flush(self) -> None:
-        """Deliver every album still waiting (at shutdown)."""
+        """At shutdown: deliver every album still waiting, and wait for those being
+        delivered. The caller bounds the wait; one failure never stops the others."""
         for key, timer in list(self._timers.items()):
-            timer.cancel()
+            if not timer.done():
+                timer.cancel()
             self._timers.pop(key, None)
             messages = self._albums.pop(key, [])
             if messages:
-                await self._deliver(sorted(messages, key=lambda m: m.message_id))
+                self._running.add(asyncio.create_task(self._safe(messages)))
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _safe(self, messages: list[Message]) -> None:
+        try:
+            await self._deliver(sorted(messages, key=lambda m: m.message_id))
+        except Exception:
+            log.exception("album delivery failed chat=%s", messages[0].chat.id)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
 from bots.tg_send import ChatGone, Target, TelegramSender
 from bots.tg_stream import StreamingAnswer, plain
@@ -63,6 +63,7 @@ class ReplyRenderer:
         self._pending: Pending | None = None
         self._typing: asyncio.Task[None] | None = None
         self.gone = False
+        self.message_ids: list[str] = []  # every message this reply sent, in order
 
     async def render(self, events: AsyncIterator[ReplyEvent]) -> None:
         self._typing = asyncio.create_task(self._keep_typing(), name="telegram-typing")
@@ -78,10 +79,23 @@ class ReplyRenderer:
                         "chat %s cannot be written to (blocked?); reply dropped", self._target.key
                     )
             await self._flush(None)
+            await self._end_stream()
         except ChatGone:
             self.gone = True
         finally:
             await self._stop_typing()
+            if self._stream is not None:  # an error cut us short: no writer may linger
+                self._stream.cancel()
+                self._stream = None
+
+    async def _end_stream(self) -> None:
+        """Land a stream the engine left without its FinalText (an error cut the answer)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.finish()
+            self.message_ids += [str(i) for i in stream.message_ids]
+            if stream.gone:
+                raise ChatGone("chat unavailable")
 
     async def _event(self, event: ReplyEvent) -> None:
         if isinstance(event, TextDelta):
@@ -96,6 +110,8 @@ class ReplyRenderer:
             await self._flush(keyboard(event))
             return
         await self._flush(None)
+        if not isinstance(event, FinalText):
+            await self._end_stream()  # what streamed so far shows before what follows
         if isinstance(event, FinalText):
             stream = self._stream or StreamingAnswer(
                 self._sender, self._target, interval_s=self._interval, markdown=event.markdown
@@ -104,7 +120,8 @@ class ReplyRenderer:
             self._pending = lambda markup: self._finish(stream, event.text, markup)
         elif isinstance(event, Notice | ErrorReply):
             await self._stop_typing()
-            await self._sender.send_text(self._target, plain(event.text))
+            sent = await self._sender.send_text(self._target, plain(event.text))
+            self.message_ids.append(str(sent.message_id))
         elif isinstance(event, ImageReply):
             self._pending = lambda markup: self._image(event, markup)
         elif isinstance(event, AudioReply):
@@ -117,13 +134,15 @@ class ReplyRenderer:
         if pending is not None:
             await pending(markup)
         elif markup is not None:  # buttons with nothing to attach to: their own message
-            await self._sender.send_text(self._target, plain("⬇️"), markup)
+            sent = await self._sender.send_text(self._target, plain("⬇️"), markup)
+            self.message_ids.append(str(sent.message_id))
 
     async def _finish(
         self, stream: StreamingAnswer, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
         await self._stop_typing()
         await stream.finish(None if stream.started else text, markup)
+        self.message_ids += [str(i) for i in stream.message_ids]
         if stream.gone:
             raise ChatGone("chat unavailable")
 
@@ -161,6 +180,8 @@ class ReplyRenderer:
                     ),
                     "sendPhoto",
                 )
+            except TimedOut:
+                raise  # it may have arrived: no second copy as a document
             except (BadRequest, NetworkError) as exc:  # rejected or too large: as a file
                 log.info(
                     "photo rejected chat=%s (%s); sending as a document",
@@ -168,7 +189,7 @@ class ReplyRenderer:
                     exc.message,
                 )
         if sent is None:
-            await self._sender.call(
+            sent = await self._sender.call(
                 self._target,
                 lambda: self._sender.bot.send_document(
                     document=InputFile(image.data, filename=_filename(image.mime, "image")),
@@ -176,6 +197,7 @@ class ReplyRenderer:
                 ),
                 "sendDocument",
             )
+        self.message_ids.append(str(sent.message_id))
         if image.caption and not caption:
             await self._sender.send_text(self._target, plain(image.caption))
 

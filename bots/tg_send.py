@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -9,7 +10,14 @@ from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bots.flood import FloodGate
 from bots.tg_format import Rendered
@@ -17,7 +25,8 @@ from bots.tg_format import Rendered
 log = logging.getLogger("relaybot.telegram")
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 6  # a final text survives this many flood waits or network errors in a row
+MAX_ATTEMPTS = 6  # a final text survives this many flood waits in a row
+NETWORK_TRIES = 4  # ...and this many network failures, with pauses of 1, 2, 4 x retry_s
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -52,16 +61,27 @@ def _is(exc: TelegramError, fragment: str) -> bool:
 class TelegramSender:
     """Makes the calls of one platform; every call passes the flood gate first."""
 
-    def __init__(self, bot: Bot, gate: FloodGate) -> None:
+    def __init__(self, bot: Bot, gate: FloodGate, *, retry_s: float = 1.0) -> None:
         self.bot = bot
         self.gate = gate
+        self.retry_s = retry_s
 
     async def _call(
-        self, target: Target, make: Callable[[], Awaitable[T]], *, wait: bool, what: str
+        self,
+        target: Target,
+        make: Callable[[], Awaitable[T]],
+        *,
+        wait: bool,
+        what: str,
+        idempotent: bool = False,
     ) -> T:
         """Run ``make()`` within the chat's limits. A flood wait is sat out when ``wait`` (the
-        final text must arrive), else the call is skipped; network errors are retried."""
-        for attempt in range(MAX_ATTEMPTS):
+        final text must arrive), else the call is skipped. Network errors of a call that
+        must arrive are retried with growing pauses; a timed-out send is not retried:
+        Telegram may have delivered it, and a second copy is worse than a late one (edits
+        and deletes are ``idempotent`` and are retried)."""
+        failures = 0
+        for _ in range(MAX_ATTEMPTS + NETWORK_TRIES):
             if not wait and self.gate.ready_in(target.key, target.group) > 0:
                 raise Skipped(what)
             await self.gate.acquire(target.key, target.group)
@@ -81,16 +101,17 @@ class TelegramSender:
                 raise ChatGone(exc.message) from None
             except BadRequest:
                 raise
-            except NetworkError as exc:  # timeouts, 5xx, 413: worth one more try, then give up
+            except NetworkError as exc:  # timeouts, 5xx, 413
+                if isinstance(exc, TimedOut) and not idempotent:
+                    raise
+                failures += 1
                 log.warning(
-                    "network error chat=%s %s (try %d): %s",
-                    target.key,
-                    what,
-                    attempt + 1,
+                    "network error chat=%s %s (try %d): %s", target.key, what, failures,
                     exc.message,
                 )
-                if not wait or attempt >= 1:
+                if not wait or failures >= NETWORK_TRIES:
                     raise
+                await asyncio.sleep(self.retry_s * 2 ** (failures - 1))
         raise NetworkError(f"{what}: still flood-limited after {MAX_ATTEMPTS} tries")
 
     def _common(self, target: Target) -> dict[str, Any]:
@@ -162,7 +183,9 @@ class TelegramSender:
             )
 
         try:
-            await self._with_fallback(target, html, plain, wait=wait, what="editMessageText")
+            await self._with_fallback(
+                target, html, plain, wait=wait, what="editMessageText", idempotent=True
+            )
         except BadRequest as exc:
             if _is(exc, "not modified"):
                 return True
@@ -179,16 +202,18 @@ class TelegramSender:
         *,
         wait: bool,
         what: str,
+        idempotent: bool = False,
     ) -> T:
         try:
-            return await self._call(target, html, wait=wait, what=what)
+            return await self._call(target, html, wait=wait, what=what, idempotent=idempotent)
         except BadRequest as exc:
             if not _is(exc, "can't parse entities"):
                 raise
             log.warning(
                 "telegram rejected HTML chat=%s (%s); sending plain text", target.key, exc.message
             )
-        return await self._call(target, plain, wait=wait, what=what)
+        # The rejected call used this chat's slot: the plain text waits for the next one.
+        return await self._call(target, plain, wait=True, what=what, idempotent=idempotent)
 
     async def typing(self, target: Target) -> None:
         """Show "typing…" (lasts ~5 s); not counted against flood limits, never fatal."""
@@ -203,8 +228,9 @@ class TelegramSender:
             await self._call(
                 target,
                 lambda: self.bot.delete_message(chat_id=target.chat_id, message_id=message_id),
-                wait=False,
+                wait=True,
                 what="deleteMessage",
+                idempotent=True,
             )
         except (TelegramError, Skipped, ChatGone) as exc:
             log.debug("delete failed chat=%s: %s", target.key, exc)

@@ -55,6 +55,8 @@ class StreamingAnswer:
         self._task: asyncio.Task[None] | None = None
         self._edits = 0
         self._waiting = True  # the writer task is waiting for text, not pausing between edits
+        self._version = 0  # how many pieces were added; the writer compares before it waits
+        self._shown_version = 0
         self.gone = False  # the chat can no longer be written to
         self.message_ids: list[int] = []
 
@@ -65,6 +67,7 @@ class StreamingAnswer:
     def add(self, delta: str) -> None:
         """Append streamed text; the message catches up in the background."""
         self._text += delta
+        self._version += 1
         if self._waiting:  # during the pause between edits the text just accumulates
             self._wake.set()
         if self._task is None:
@@ -89,6 +92,11 @@ class StreamingAnswer:
         except TelegramError as exc:
             log.error("final text lost chat=%s: %s", self._target.key, exc.message)
 
+    def cancel(self) -> None:
+        """Stop the writer without landing the text (the reply was abandoned)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     def _render(self, text: str, partial: bool) -> Rendered:
         if self._markdown:
             return render(text, partial=partial)
@@ -99,10 +107,11 @@ class StreamingAnswer:
         # goes out whole in one call instead of a message and an edit.
         next_at = self._clock() + self._interval / 2
         while not self._closed.is_set():
-            self._waiting = True
-            await self._wake.wait()
+            if self._version == self._shown_version:  # nothing new since the last edit
+                self._waiting = True
+                await self._wake.wait()
+                self._waiting = False
             self._wake.clear()
-            self._waiting = False
             delay = max(
                 next_at - self._clock(),
                 self._sender.gate.ready_in(self._target.key, self._target.group),
@@ -134,16 +143,21 @@ class StreamingAnswer:
         """Finish the current message with the first chunk; the rest starts a new one."""
         snapshot = self._text
         chunk, rest = take_chunk(snapshot, MESSAGE_LIMIT)
-        self._text = rest + self._text[len(snapshot) :]
         await self._put(self._render(chunk, partial=False), None, final=True)
+        # Only now: if that failed, the text is still here for the next try. add() only
+        # appends, so what came meanwhile is the part of _text past the snapshot.
+        self._text = rest + self._text[len(snapshot) :]
         self._message_id = None
         self._shown = ""
 
     async def _show(self) -> None:
+        version = self._version
         rendered = self._render(self._text, partial=True)
         if rendered.html == self._shown or not rendered.plain.strip():
+            self._shown_version = version
             return
         await self._put(rendered, None, final=False)
+        self._shown_version = version
         self._edits += 1
 
     async def _land(self, markup: InlineKeyboardMarkup | None) -> None:

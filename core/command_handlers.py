@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from core.commands import COMMANDS, Command
 from core.config import Settings
 from core.errors import NotEnabledError, UnknownModelError
-from core.i18n import Lang, t
+from core.i18n import Lang, has_text, t
+from core.img_commands import ImageCommands
 from core.ports import ChatBackend
 from core.store import SqliteStore
 from core.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
 
 MODELS_SHOWN = 60
+IMAGE_COMMANDS = frozenset({"img", "describe", "blend", "mj", "jobs"})
 _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
 
 Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
@@ -22,8 +24,15 @@ MODEL_BUTTONS_PER_ROW = 2
 class CommandHandlers:
     """Runs a parsed command and returns its answer; errors are raised typed, not worded."""
 
-    def __init__(self, settings: Settings, store: SqliteStore, relay: ChatBackend) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqliteStore,
+        relay: ChatBackend,
+        images: ImageCommands | None = None,
+    ) -> None:
         self._settings = settings
+        self._images = images
         self._store = store
         self._relay = relay
         self._handlers: dict[str, Handler] = {
@@ -41,6 +50,10 @@ class CommandHandlers:
         """The reply events of ``command``: a text written by the bot, maybe with buttons."""
         if command.spec is None:
             return [FinalText(t("cmd.unknown", lang, command=command.name), markdown=False)]
+        if command.name in IMAGE_COMMANDS and self._images is not None:
+            return await self._images.run(command, msg, key, lang)
+        if command.name == "help" and command.args:
+            return [FinalText(self._help_detail(command.args, lang), markdown=False)]
         handler = self._handlers.get(command.name)
         if handler is None or not command.spec.enabled:
             raise NotEnabledError(command=command.name)
@@ -60,9 +73,20 @@ class CommandHandlers:
 
     async def _help(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
         lines = [t("cmd.help.head", lang)]
-        lines += [f"/{spec.name} — {t(spec.help_key, lang)}" for spec in COMMANDS]
+        lines += [f"/{s.name} — {t(s.help_key, lang)}" for s in COMMANDS if not s.hidden]
         lines.append(t("cmd.help.tail", lang, model=await self.current_model(key)))
         return "\n".join(lines)
+
+    def _help_detail(self, topic: str, lang: Lang) -> str:
+        """``/help img``: usage, flags and an example of one command."""
+        name = topic.strip().lstrip("/／").split()[0].lower()
+        key = f"helpdetail.{name}"
+        if has_text(key):
+            return t(key, lang, default=self._settings.models.image)
+        spec = next((s for s in COMMANDS if s.name == name and not s.hidden), None)
+        if spec is None:
+            return t("cmd.unknown", lang, command=name)
+        return f"/{spec.name} — {t(spec.help_key, lang)}"
 
     async def _reset(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
         await self._store.clear_history(key)

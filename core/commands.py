@@ -13,6 +13,7 @@ class CommandSpec:
     name: str
     aliases: tuple[str, ...] = ()
     enabled: bool = True
+    hidden: bool = False  # sent by buttons, not typed: left out of /help and the menus
 
     @property
     def help_key(self) -> str:
@@ -28,9 +29,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("models"),
     CommandSpec("system"),
     CommandSpec("vision"),
-    CommandSpec("img", enabled=False),
+    CommandSpec("img"),
+    CommandSpec("describe"),
+    CommandSpec("blend"),
+    CommandSpec("jobs"),
     CommandSpec("song", enabled=False),
     CommandSpec("video", enabled=False),
+    CommandSpec("mj", hidden=True),
 )
 
 _BY_NAME: dict[str, CommandSpec] = {

@@ -27,6 +27,7 @@ from core.config_errors import (
     Text,
     Url,
 )
+from core.config_features import JobsSettings, VisionSettings
 from core.config_platforms import (
     DiscordSettings,
     TelegramSettings,
@@ -131,6 +132,8 @@ class Settings(_Section):
     models: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Conversations.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
+    jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
+    vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
     telegram: TelegramSettings = Field(default_factory=TelegramSettings, description="Telegram.")
     discord: DiscordSettings = Field(default_factory=DiscordSettings, description="Discord.")
     wechat: WeChatSettings = Field(default_factory=WeChatSettings, description="WeChat.")

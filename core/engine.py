@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import replace
 
-from core.actions import action_token
+from core.actions import tokenize
 from core.command_handlers import CommandHandlers
 from core.commands import parse_command
 from core.config import Settings
 from core.errors import BotError, ExpiredButtonError, MissingImageError, error_code, user_text
 from core.history import Turn, estimate_tokens, trim
 from core.i18n import Lang, pick_lang, t
+from core.img_commands import ImageCommands
 from core.keys import conversation_key
 from core.locks import KeyedLocks
 from core.ports import ChatBackend
@@ -24,7 +23,6 @@ from core.relay.types import ChatDelta, ChatEnd, ChatMessage
 from core.store import SqliteStore
 from core.types import (
     Attachment,
-    ButtonRows,
     ErrorReply,
     FinalText,
     IncomingMessage,
@@ -32,16 +30,11 @@ from core.types import (
     ReplyEvent,
     TextDelta,
 )
+from core.vision import VisionMemory
 
 log = logging.getLogger("relaybot.engine")
 
 IMAGE_MARKER = "[image]"
-
-
-def image_data_uri(image: Attachment) -> str:
-    """An image as the data URI the relay's vision models take (relay-api.md §3.1)."""
-    mime = image.mime if image.mime.startswith("image/") else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(image.data).decode('ascii')}"
 
 
 class Engine:
@@ -51,7 +44,14 @@ class Engine:
     at a time, in arrival order; other conversations run concurrently.
     """
 
-    def __init__(self, settings: Settings, store: SqliteStore, relay: ChatBackend) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqliteStore,
+        relay: ChatBackend,
+        *,
+        images: ImageCommands | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._relay = relay
@@ -59,7 +59,8 @@ class Engine:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._commands = CommandHandlers(settings, store, relay)
+        self._commands = CommandHandlers(settings, store, relay, images)
+        self._vision = VisionMemory(settings.vision, store)
 
     @property
     def locks(self) -> KeyedLocks:
@@ -111,32 +112,51 @@ class Engine:
         command = parse_command(text)
         images = tuple(a for a in msg.attachments if a.kind == "image")
         if command is not None and command.name == "vision":
+            if not images:  # the photo may have come just before, on its own (WeChat)
+                recent = await self._vision.recent_photo(key)
+                images = (recent,) if recent else ()
             log.info("command key=%s name=vision images=%d", key, len(images))
             question = command.args or t("vision.default_question", lang)
-            async for event in self._vision(images, question, key, lang):
+            async for event in self._ask_about(images, question, key, lang):
                 yield event
         elif command is not None:
             log.info("command key=%s name=%s", key, command.name)
             for event in await self._commands.run(command, msg, key, lang):
-                yield await self._with_tokens(event)
-        elif images and msg.chat_type == "private":
-            question = text.strip() or t("vision.default_question", lang)
-            async for event in self._vision(images, question, key, lang):
+                yield await tokenize(self._store, event)
+        elif images and text.strip() and msg.chat_type == "private":
+            async for event in self._ask_about(images, text.strip(), key, lang):
                 yield event
+        elif images and not text.strip():
+            # A photo on its own: kept for a question that may follow (/vision, or chat).
+            await self._vision.prepare(images[:1])  # a broken file is reported now
+            await self._vision.remember(key, images[0])
+            yield Notice(t("vision.photo_saved", lang))
         elif text.strip():
-            async for event in self._chat(key, lang, text.strip()):
-                yield event
+            follow_up = await self._vision.follow_up(key)
+            if follow_up is None:
+                async for event in self._chat(key, lang, text.strip()):
+                    yield event
+            else:
+                async for event in self._chat(
+                    key, lang, text.strip(), images=(follow_up,), model=self._vision_model()
+                ):
+                    yield event
         elif msg.attachments:
             yield Notice(t("notice.attachment_unsupported", lang))
 
-    async def _vision(
+    def _vision_model(self) -> str:
+        return self._settings.models.vision
+
+    async def _ask_about(
         self, images: tuple[Attachment, ...], question: str, key: str, lang: Lang
     ) -> AsyncIterator[ReplyEvent]:
         if not images:
             raise MissingImageError()
-        uris = tuple(image_data_uri(image) for image in images)
-        model = self._settings.models.vision
-        async for event in self._chat(key, lang, question, images=uris, model=model):
+        uris = await self._vision.prepare(images)
+        await self._vision.remember(key, images[0])
+        async for event in self._chat(
+            key, lang, question, images=uris, model=self._vision_model()
+        ):
             yield event
 
     async def _pressed_action(self, msg: IncomingMessage) -> str:
@@ -146,22 +166,6 @@ class Engine:
             raise ExpiredButtonError()
         log.info("button token=%s action=%s", msg.action_token, action)
         return action
-
-    async def _with_tokens(self, event: ReplyEvent) -> ReplyEvent:
-        """Give each button a short stored token for the platform's callback data."""
-        if not isinstance(event, ButtonRows):
-            return event
-        tokens: dict[str, str] = {}
-        rows = []
-        for row in event.rows:
-            buttons = []
-            for button in row:
-                token = action_token(button.action)
-                tokens[token] = button.action
-                buttons.append(replace(button, token=token))
-            rows.append(tuple(buttons))
-        await self._store.save_actions(tokens)
-        return ButtonRows(tuple(rows))
 
     async def _chat(
         self,
@@ -175,7 +179,12 @@ class Engine:
         """Stream an answer to ``text`` (with ``images`` as data URIs) and store the turn."""
         chat = self._settings.chat
         conv = await self._store.get_settings(key)
-        model = model or conv.model or self._settings.models.chat
+        chosen = conv.model or self._settings.models.chat
+        model = model or chosen
+        # A picture goes to the vision model, whatever /model chose; the user is told so.
+        footer = ""
+        if model != chosen and self._settings.vision.name_model:
+            footer = "\n\n" + t("vision.footer", lang, model=model)
         system = conv.system_prompt if conv.system_prompt is not None else chat.system_prompt
         # History keeps a marker, not the picture: images are not stored (yet).
         stored = f"{IMAGE_MARKER * len(images)} {text}".strip() if images else text
@@ -202,7 +211,9 @@ class Engine:
         if answer:
             reply = Turn("assistant", answer, estimate_tokens(answer))
             await self._store.append_turns(key, [question, reply], chat.max_history_messages)
-            yield FinalText(answer)
+            if footer:
+                yield TextDelta(footer)
+            yield FinalText(answer + footer)
         if end.truncated:
             yield Notice(t("notice.truncated", lang))
         elif not answer:
@@ -228,6 +239,8 @@ class Engine:
         request_id = getattr(exc, "request_id", "") or "-"
         status = getattr(exc, "status", 0)
         detail = getattr(exc, "detail", "") or str(exc)
+        if exc.__cause__ is not None:  # e.g. what Pillow said about a picture
+            detail += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
         level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
         log.log(
             level,

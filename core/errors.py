@@ -11,13 +11,23 @@
     │   ├── RelayTimeoutError          504/524 or our own timeout
     │   ├── RelayNetworkError          connection refused, DNS, TLS...
     │   ├── RelayBadRequestError       400/404/other 4xx: rejected parameters
-    │   └── RelayBadResponseError      200 with a body we cannot read
+    │   ├── RelayBadResponseError      200 with a body we cannot read
+    │   └── MjSubmitError              Midjourney submit answered with a code other than 1/21/22
+    │       ├── MjBannedPromptError    code 24: the prompt contains a banned word
+    │       ├── MjQueueFullError       code 23: the upstream queue is full
+    │       └── MjRejectedError        any other code (4 validation, 3 no account, 9, unknown)
+    ├── MediaDownloadError             a generated file could not be fetched (HTTP error, timeout)
+    ├── MediaTooLargeError             a generated file is larger than the download cap
     ├── StorageError                   the database cannot be opened or is from a newer version
     └── UserInputError                 the user asked for something we cannot do
         ├── UnknownModelError          /model NAME not in the allow-list
         ├── NotEnabledError            a command whose feature is not built or not configured
+        ├── FeatureUnavailableError    the relay does not implement it (501/404), e.g. image edits
         ├── ExpiredButtonError         a pressed button whose action is no longer known
-        └── MissingImageError          /vision without a picture
+        ├── MissingImageError          /vision without a picture
+        ├── JobLimitError              the user already runs as many jobs as allowed
+        ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
+        └── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
 
 Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
 ``user_text(exc, lang)`` is the only function that words an error for a user; it walks the
@@ -114,6 +124,53 @@ class RelayBadResponseError(RelayError):
     code = "relay_bad_response"
 
 
+class MjSubmitError(RelayError):
+    """A Midjourney submit refused: body ``code`` in ``mj_code``, its description in ``detail``."""
+
+    code = "mj_submit"
+
+    def __init__(
+        self, detail: str = "", *, mj_code: int = 0, status: int = 200, request_id: str = ""
+    ) -> None:
+        self.mj_code = mj_code
+        super().__init__(detail, status=status, request_id=request_id)
+
+
+class MjBannedPromptError(MjSubmitError):
+    code = "mj_banned_prompt"
+
+
+class MjQueueFullError(MjSubmitError):
+    code = "mj_queue_full"
+
+
+class MjRejectedError(MjSubmitError):
+    code = "mj_rejected"
+
+
+class MediaDownloadError(BotError):
+    """A generated file could not be downloaded; ``detail`` (no secrets) is for the admin log."""
+
+    code = "media_download"
+
+    def __init__(self, detail: str = "", *, status: int = 0) -> None:
+        self.detail = detail
+        self.status = status
+        head = f"{self.code} (HTTP {status})" if status else self.code
+        super().__init__(f"{head}: {detail}")
+
+
+class MediaTooLargeError(BotError):
+    """A generated file is over ``limit`` bytes; the download stopped there."""
+
+    code = "media_too_large"
+
+    def __init__(self, limit: int, detail: str = "") -> None:
+        self.limit = limit
+        self.detail = detail
+        super().__init__(f"{self.code}: over {limit} bytes {detail}".rstrip())
+
+
 class UserInputError(BotError):
     """Something the user asked for that cannot be done; ``args_for_text`` fill the text."""
 
@@ -132,12 +189,38 @@ class NotEnabledError(UserInputError):
     code = "not_enabled"
 
 
+class FeatureUnavailableError(UserInputError):
+    """The relay does not implement a feature (HTTP 501/404); ``fields``: ``feature``."""
+
+    code = "feature_unavailable"
+
+
 class ExpiredButtonError(UserInputError):
     code = "expired_button"
 
 
 class MissingImageError(UserInputError):
     code = "missing_image"
+
+
+class JobLimitError(UserInputError):
+    code = "job_limit"
+
+
+class SubmitUncertainError(UserInputError):
+    code = "submit_uncertain"
+
+
+class UnsupportedImageError(UserInputError):
+    code = "unsupported_image"
+
+
+class PromptMissingError(UserInputError):
+    code = "missing_prompt"
+
+
+class BlendCountError(UserInputError):
+    code = "blend_count"
 
 
 # The one table: error class -> i18n key. Looked up along the MRO.
@@ -154,10 +237,22 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     RelayNetworkError: "error.relay_network",
     RelayBadRequestError: "error.relay_bad_request",
     RelayBadResponseError: "error.relay_upstream",
+    MjSubmitError: "error.mj_rejected",
+    MjBannedPromptError: "error.mj_banned_prompt",
+    MjQueueFullError: "error.mj_queue_full",
+    MjRejectedError: "error.mj_rejected",
+    MediaDownloadError: "error.media_download",
+    MediaTooLargeError: "error.media_too_large",
+    FeatureUnavailableError: "error.feature_unavailable",
     UnknownModelError: "error.unknown_model",
     NotEnabledError: "error.not_enabled",
     ExpiredButtonError: "error.expired_button",
     MissingImageError: "error.missing_image",
+    UnsupportedImageError: "error.unsupported_image",
+    JobLimitError: "error.job_limit",
+    SubmitUncertainError: "job.submit_unknown",
+    PromptMissingError: "error.missing_prompt",
+    BlendCountError: "error.blend_count",
 }
 
 

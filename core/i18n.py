@@ -53,6 +53,30 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "AI 服务拒绝了这个请求（参数或模型不支持）。",
         "en": "The AI service rejected this request (unsupported parameters or model).",
     },
+    "error.mj_banned_prompt": {
+        "zh": "Midjourney 认为描述里有违禁词，请换个说法再试。",
+        "en": "Midjourney flagged a banned word in the prompt. Please rephrase it.",
+    },
+    "error.mj_queue_full": {
+        "zh": "Midjourney 队列已满，请过半分钟再试。",
+        "en": "The Midjourney queue is full. Please try again in half a minute.",
+    },
+    "error.mj_rejected": {
+        "zh": "Midjourney 拒绝了这个任务，请检查描述或稍后再试。",
+        "en": "Midjourney rejected this job. Check the prompt or try again later.",
+    },
+    "error.media_download": {
+        "zh": "生成好了，但没能下载结果文件，请稍后再试。",
+        "en": "The result was made but could not be downloaded. Please try again later.",
+    },
+    "error.media_too_large": {
+        "zh": "生成的文件太大，无法发送。",
+        "en": "The generated file is too large to send.",
+    },
+    "error.feature_unavailable": {
+        "zh": "AI 服务暂不支持这个功能（{feature}）。",
+        "en": "The AI service does not support this feature ({feature}).",
+    },
     "error.unknown_model": {
         "zh": "没有可选的模型「{name}」。可选：{choices}",
         "en": "“{name}” is not one of the models you can pick. Choices: {choices}",
@@ -70,6 +94,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Send a photo with /vision QUESTION as its caption, or reply to a photo "
         "with /vision.",
     },
+    "error.unsupported_image": {
+        "zh": "无法把这个文件当作图片读取。请发送 JPEG、PNG、WebP 或 GIF 格式的图片。",
+        "en": "I can't read that file as a picture. Please send a JPEG, PNG, WebP or GIF image.",
+    },
     "error.file_too_big": {
         "zh": "文件太大了（{size_mb} MB），机器人最多只能下载 {limit_mb} MB 的文件。",
         "en": "That file is too big ({size_mb} MB): the bot can download at most {limit_mb} MB.",
@@ -78,9 +106,99 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "没能下载你发送的文件，请再发一次。",
         "en": "Could not download the file you sent. Please send it again.",
     },
+    "vision.footer": {"zh": "🖼 识图模型：{model}", "en": "🖼 answered by {model}"},
+    "vision.photo_saved": {
+        "zh": "收到图片。用 /vision 问题 来提问，例如：/vision 这是什么？",
+        "en": "Got the picture. Ask about it with /vision QUESTION, e.g. /vision what is this?",
+    },
     "vision.default_question": {
         "zh": "请描述这张图片。",
         "en": "Describe this picture.",
+    },
+    "error.job_limit": {
+        "zh": "你已有 {count} 个任务在运行（最多 {max} 个）：{jobs}。请等其中一个完成。",
+        "en": "You already have {count} jobs running (at most {max}): {jobs}. "
+        "Wait for one to finish.",
+    },
+    # jobs
+    "job.queued": {"zh": "⏳ #{id} {what}：已提交，排队中…", "en": "⏳ #{id} {what}: queued…"},
+    "job.progress": {"zh": "⏳ #{id} {what}：{progress}%", "en": "⏳ #{id} {what}: {progress}%"},
+    "job.done": {"zh": "✅ #{id} {what}：完成", "en": "✅ #{id} {what}: done"},
+    "job.failed": {
+        "zh": "❌ #{id} {what} 失败：{reason}",
+        "en": "❌ #{id} {what} failed: {reason}",
+    },
+    "job.no_reason": {"zh": "AI 服务没有给出原因", "en": "the AI service gave no reason"},
+    "job.timed_out": {
+        "zh": "⌛ #{id} {what} 超过 {minutes} 分钟仍未完成，已停止等待。请稍后重试。",
+        "en": "⌛ #{id} {what} did not finish within {minutes} min; stopped waiting. "
+        "Please try again later.",
+    },
+    "job.submit_unknown": {
+        "zh": "任务 #{id} 提交时 AI 服务没有及时确认，可能仍在运行（也可能已计费）。"
+        "为避免重复扣费不会自动重试，请先用 /jobs 查看，再决定是否重试。",
+        "en": "The AI service did not confirm job #{id} in time: it may still run (and may be "
+        "charged). It is not retried automatically; check /jobs before trying again.",
+    },
+    "job.in_doubt": {
+        "zh": "机器人在发送任务 #{id} 的结果时重启了。如果你没有收到结果，请点“重新发送”。",
+        "en": "The bot restarted while sending the result of job #{id}. "
+        "If you did not get it, press Resend.",
+    },
+    "job.resend": {"zh": "🔁 重新发送 #{id}", "en": "🔁 Resend #{id}"},
+    "job.line": {
+        "zh": "#{id} {what} {progress}% — {prompt}",
+        "en": "#{id} {what} {progress}% — {prompt}",
+    },
+    "job.link": {
+        "zh": "结果文件无法直接发送，请点链接查看：{url}",
+        "en": "The result could not be uploaded here; open it with this link: {url}",
+    },
+    "jobs.none": {"zh": "你没有正在运行的任务。", "en": "You have no jobs running."},
+    "jobs.head": {
+        "zh": "你的任务（{count}/{max} 个运行中）：",
+        "en": "Your jobs ({count} of {max} running):",
+    },
+    "jobs.resent": {"zh": "已重新发送。", "en": "Sent again."},
+    "jobs.not_found": {
+        "zh": "没有可以重新发送的任务 #{id}。",
+        "en": "There is no job #{id} to send again.",
+    },
+    # /help details
+    "helpdetail.img": {
+        "zh": "/img [-m 模型] 描述 — 画图（默认模型：{default}）\n"
+        "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …：OpenAI 图片格式的任何模型\n"
+        "• -m mj（midjourney）：Midjourney，生成四宫格并带 U1–U4、V1–V4、🔄 按钮；"
+        "MJ 参数如 --ar 16:9 --niji 6 原样传递\n"
+        "• -m ideogram：ideogram，--ar 16:9 设置比例\n"
+        "• 附上或回复一张图片：Midjourney 把它当作图片提示，其他模型进行图片编辑\n"
+        "例：/img -m mj 一只在月球上的猫 --ar 16:9",
+        "en": "/img [-m MODEL] PROMPT — draw a picture (default model: {default})\n"
+        "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …: any OpenAI-images model\n"
+        "• -m mj (midjourney): Midjourney, a 2×2 grid with U1–U4, V1–V4 and 🔄 buttons; "
+        "MJ flags such as --ar 16:9 --niji 6 pass through\n"
+        "• -m ideogram: ideogram, --ar 16:9 sets the aspect ratio\n"
+        "• with a photo attached or replied to: Midjourney uses it as an image prompt, other "
+        "models edit it\n"
+        "Example: /img -m mj a cat on the moon --ar 16:9",
+    },
+    "helpdetail.jobs": {
+        "zh": "/jobs — 查看你正在运行的任务（Midjourney 等）及进度。",
+        "en": "/jobs — your running jobs (Midjourney and others) with their progress.",
+    },
+    "mj.imagine": {"zh": "Midjourney 画图", "en": "Midjourney imagine"},
+    "mj.describe": {"zh": "Midjourney 描述", "en": "Midjourney describe"},
+    "mj.blend": {"zh": "Midjourney 融合", "en": "Midjourney blend"},
+    "mj.action": {"zh": "Midjourney 操作", "en": "Midjourney action"},
+    "mj.imagine_this": {"zh": "{n} 用这个画", "en": "{n} Imagine this"},
+    "error.missing_prompt": {
+        "zh": "请在命令后写上描述，例如：/{command} 一只在月球上的猫。",
+        "en": "Write what you want after the command, e.g. /{command} a cat on the moon.",
+    },
+    "error.blend_count": {
+        "zh": "融合需要 2–5 张图片（收到 {count} 张）。请把图片作为相册发送，并在说明里写 /blend。",
+        "en": "Blending needs 2–5 photos (got {count}). Send them as an album with /blend "
+        "as the caption.",
     },
     # notices
     "notice.truncated": {
@@ -165,6 +283,12 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     "help.img": {"zh": "画图：/img 描述", "en": "draw a picture: /img PROMPT"},
     "help.song": {"zh": "写歌：/song 描述", "en": "make a song: /song PROMPT"},
+    "help.jobs": {"zh": "查看正在运行的任务", "en": "show your running jobs"},
+    "help.describe": {
+        "zh": "用 Midjourney 为图片生成提示词",
+        "en": "Midjourney prompts for a photo",
+    },
+    "help.blend": {"zh": "用 Midjourney 融合 2–5 张图片", "en": "blend 2–5 photos with Midjourney"},
     "help.video": {"zh": "生成视频：/video 描述", "en": "make a video clip: /video PROMPT"},
 }
 
@@ -184,6 +308,10 @@ def pick_lang(reported: str | None, default: Lang) -> Lang:
         if code:
             return "en"
     return default
+
+
+def has_text(key: str) -> bool:
+    return key in _TEXTS
 
 
 def all_keys() -> list[str]:

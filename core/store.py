@@ -53,6 +53,43 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        family TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        conv_key TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        thread_id TEXT,
+        user_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        is_group INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        state TEXT NOT NULL,
+        relay_task_id TEXT,
+        status_message_id TEXT,
+        progress INTEGER NOT NULL DEFAULT 0,
+        deadline REAL NOT NULL,
+        next_poll_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        result TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, next_poll_at);
+    CREATE INDEX jobs_by_user ON jobs (platform, user_id, state);
+    """,
+    """
+    CREATE TABLE conv_images (
+        conv_key TEXT PRIMARY KEY,
+        data BLOB NOT NULL,
+        mime TEXT NOT NULL,
+        turns_left INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 
@@ -104,17 +141,21 @@ class SqliteStore:
             self._db = None
 
     async def schema_version(self) -> int:
-        rows = await self._query("PRAGMA user_version")
+        rows = await self.query("PRAGMA user_version")
         return int(rows[0][0]) if rows else 0
 
-    async def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+    async def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         # One connection serves every conversation: the lock keeps one coroutine's statements
         # from interleaving with another's (sqlite3 misuse errors, half-committed writes).
         async with self._lock:
             return list(await self.db.execute_fetchall(sql, params))
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             try:
                 yield self.db
@@ -139,7 +180,7 @@ class SqliteStore:
 
     async def recent_turns(self, conv_key: str, limit: int) -> list[Turn]:
         """The newest ``limit`` turns of ``conv_key``, oldest first."""
-        rows = await self._query(
+        rows = await self.query(
             "SELECT role, content, tokens FROM messages WHERE conv_key = ?"
             " ORDER BY id DESC LIMIT ?",
             (conv_key, limit),
@@ -149,7 +190,7 @@ class SqliteStore:
     async def append_turns(self, conv_key: str, turns: list[Turn], keep: int) -> None:
         """Append ``turns`` in one transaction and keep only the newest ``keep`` rows."""
         now = self._clock()
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.executemany(
                 "INSERT INTO messages (conv_key, role, content, tokens, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -162,13 +203,14 @@ class SqliteStore:
             )
 
     async def clear_history(self, conv_key: str) -> None:
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute("DELETE FROM messages WHERE conv_key = ?", (conv_key,))
+            await db.execute("DELETE FROM conv_images WHERE conv_key = ?", (conv_key,))
 
     # --- per-conversation settings --------------------------------------------------------
 
     async def get_settings(self, conv_key: str) -> ConversationSettings:
-        rows = await self._query(
+        rows = await self.query(
             "SELECT model, system_prompt FROM conversations WHERE conv_key = ?", (conv_key,)
         )
         return ConversationSettings(rows[0][0], rows[0][1]) if rows else ConversationSettings()
@@ -181,7 +223,7 @@ class SqliteStore:
 
     async def _upsert(self, conv_key: str, column: str, value: str | None) -> None:
         assert column in ("model", "system_prompt")
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 f"INSERT INTO conversations (conv_key, {column}, updated_at) VALUES (?, ?, ?) "
                 f"ON CONFLICT(conv_key) DO UPDATE SET {column} = excluded.{column}, "
@@ -189,25 +231,59 @@ class SqliteStore:
                 (conv_key, value, self._clock()),
             )
 
+    # --- the last picture of a conversation (for follow-up questions) ----------------------
+
+    async def save_image(self, conv_key: str, data: bytes, mime: str, turns: int) -> None:
+        """Keep one small picture per conversation; older ones are replaced."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO conv_images (conv_key, data, mime, turns_left, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (conv_key, data, mime, turns, self._clock()),
+            )
+
+    async def recent_image(self, conv_key: str, since: float) -> tuple[bytes, str, int] | None:
+        """The conversation's picture if it is newer than ``since``: (data, mime, turns left)."""
+        rows = await self.query(
+            "SELECT data, mime, turns_left FROM conv_images WHERE conv_key = ? AND created_at >= ?",
+            (conv_key, since),
+        )
+        return (bytes(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
+    async def use_image_turn(self, conv_key: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE conv_images SET turns_left = turns_left - 1 WHERE conv_key = ?",
+                (conv_key,),
+            )
+
+    async def forget_images(self, conv_key: str | None = None, before: float | None = None) -> None:
+        """Drop the picture of one conversation, or every picture older than ``before``."""
+        async with self.transaction() as db:
+            if conv_key is not None:
+                await db.execute("DELETE FROM conv_images WHERE conv_key = ?", (conv_key,))
+            if before is not None:
+                await db.execute("DELETE FROM conv_images WHERE created_at < ?", (before,))
+
     # --- button actions ----------------------------------------------------------------------
 
     async def save_actions(self, actions: dict[str, str]) -> None:
         """Store ``token -> action`` pairs; a token already stored keeps its action."""
         now = self._clock()
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.executemany(
                 "INSERT OR IGNORE INTO actions (token, action, created_at) VALUES (?, ?, ?)",
                 [(token, action, now) for token, action in actions.items()],
             )
 
     async def get_action(self, token: str) -> str | None:
-        rows = await self._query("SELECT action FROM actions WHERE token = ?", (token,))
+        rows = await self.query("SELECT action FROM actions WHERE token = ?", (token,))
         return str(rows[0][0]) if rows else None
 
     # --- usage ----------------------------------------------------------------------------
 
     async def record_usage(self, conv_key: str, model: str, usage: Usage, request_id: str) -> None:
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO usage (conv_key, model, prompt_tokens, completion_tokens,"
                 " total_tokens, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -223,7 +299,7 @@ class SqliteStore:
             )
 
     async def usage_totals(self, conv_key: str) -> Usage:
-        rows = await self._query(
+        rows = await self.query(
             "SELECT COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
             " COALESCE(SUM(total_tokens),0) FROM usage WHERE conv_key = ?",
             (conv_key,),

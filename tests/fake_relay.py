@@ -1,4 +1,4 @@
-"""FakeRelay: a real HTTP server on 127.0.0.1 that speaks the relay's chat/models API and SSE."""
+"""FakeRelay: a real HTTP server on 127.0.0.1 speaking the relay's chat, models, images and MJ."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import itertools
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fake_relay_media import MediaRoutes
+from tests.fake_relay_mj import MjRoutes
 from tests.fake_relay_scripts import (
     BUILTIN,
     REQUEST_ID,
@@ -21,6 +22,7 @@ from tests.fake_relay_scripts import (
     Line,
     OpenAIError,
     Raw,
+    RecordedRequest,
     Stream,
     echo,
     text_of,
@@ -29,16 +31,10 @@ from tests.fake_relay_scripts import (
 __all__ = ["Cut", "FakeRelay", "Json", "Line", "OpenAIError", "RecordedRequest", "Raw", "Stream"]
 
 
-@dataclass
-class RecordedRequest:  # headers are case-insensitive; json is None when the body was not JSON
-    method: str
-    path: str
-    headers: CIMultiDict[str]
-    json: Any
-
-
-class FakeRelay:
-    """The relay on a random port. ``enqueue`` scripted answers; else the model name decides."""
+class FakeRelay(MediaRoutes, MjRoutes):
+    """The relay on a random port. ``enqueue`` scripted answers (the next request to any route
+    takes the next one); else the model name decides. Image and Midjourney switches are
+    documented in tests/fake_relay_media.py and tests/fake_relay_mj.py."""
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key  # when set, other keys get the gateway's 401
@@ -50,14 +46,18 @@ class FakeRelay:
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self.url = ""
+        self._init_media()
+        self._init_mj()
 
     def enqueue(self, *responses: Any) -> None:
         self._queue.extend(responses)
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        self._add_media_routes(app)
+        self._add_mj_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
@@ -92,6 +92,10 @@ class FakeRelay:
             RecordedRequest(request.method, request.path, CIMultiDict(request.headers), body)
         )
         return f"req-{next(self._counter)}", body
+
+    def _scripted(self, request: web.Request) -> Any:
+        """The 401 when the key is wrong, else the next enqueued answer, else None."""
+        return self._auth_error(request) or (self._queue.popleft() if self._queue else None)
 
     def _auth_error(self, request: web.Request) -> Json | None:
         if self.api_key is None:

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from multidict import CIMultiDict
+
 __all__ = [
     "BUILTIN",
+    "RecordedRequest",
     "CF_524",
     "REQUEST_ID",
     "Cut",
@@ -23,6 +26,15 @@ __all__ = [
 ]
 
 REQUEST_ID = "{request_id}"  # placeholder in scripted bodies, replaced by this response's id
+
+
+@dataclass
+class RecordedRequest:  # headers are case-insensitive; json is None when the body was not JSON
+    method: str
+    path: str
+    headers: CIMultiDict[str]
+    json: Any
+    form: dict[str, Any] | None = None  # multipart: field -> str, file -> (name, bytes, type)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ async def running_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[A
     stop = asyncio.Event()
     async with App(settings) as app:
         adapters = build_adapters(app, ["telegram"])
-        serving = asyncio.create_task(serve(adapters, stop=stop))
+        serving = asyncio.create_task(serve(adapters, stop=stop, jobs=app.jobs))
         seen = len(fake.calls)
         live = "setWebhook" if settings.telegram.webhook.url else "getUpdates"
         try:

@@ -13,6 +13,7 @@ import pytest
 from bots.app import App
 from core.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
 from tests.conftest import collect, make_settings, message
+from tests.pictures import decode_data_uri, picture
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
 
 
@@ -253,32 +254,44 @@ async def test_model_menu_buttons_work_after_a_restart(
         ]
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00fake-image-bytes" * 8
-
-
 async def test_vision_sends_the_picture_as_a_data_uri_to_the_vision_model(
     tmp_path: Path, fake_relay: FakeRelay
 ) -> None:
     settings = make_settings(tmp_path, fake_relay.url, "  vision: gpt-eyes")
     async with App(settings) as app:
-        photo = Attachment("image", PNG, "image/png", "p.png")
+        photo = Attachment("image", picture(300, 200, "blue", "PNG"), "image/png", "p.png")
         msg = replace(message("/vision what is this?"), attachments=(photo,))
         events = await collect(app, msg)
-        assert events[-1] == FinalText("echo: what is this?")
+        # The vision model is not the conversation's model: the answer names it.
+        assert events[-1] == FinalText("echo: what is this?\n\n🖼 answered by gpt-eyes")
         body = fake_relay.requests[-1].json
         assert body["model"] == "gpt-eyes"
         parts = body["messages"][-1]["content"]
         assert parts[0] == {"type": "text", "text": "what is this?"}
-        url = parts[1]["image_url"]["url"]
-        assert url == "data:image/png;base64," + base64.b64encode(PNG).decode()
-        # In a private chat a photo alone is a question about it, in the user's language.
-        events = await collect(app, replace(message("", language="zh"), attachments=(photo,)))
-        assert events[-1] == FinalText("echo: 请描述这张图片。")
-        # The picture itself is not kept in the history, only a marker.
-        await collect(app, message("and now?"))
+        sent = decode_data_uri(parts[1]["image_url"]["url"])
+        assert sent.format == "JPEG" and sent.size == (300, 200)  # re-encoded, not enlarged
+        # A follow-up question still sees the picture, and goes to the vision model.
+        await collect(app, message("and the colour?"))
+        body = fake_relay.requests[-1].json
+        assert body["model"] == "gpt-eyes" and len(body["messages"][-1]["content"]) == 2
         sent = _sent_messages(fake_relay)
-        assert ("user", "[image] what is this?") in sent
-        assert all("base64" not in str(c) for _, c in sent)
+        assert ("user", "[image] what is this?") in sent  # history keeps a marker
+        assert all("base64" not in str(c) for _, c in sent[:-1])
+
+
+async def test_a_photo_alone_is_kept_for_the_vision_question_that_follows(app: App) -> None:
+    photo = Attachment("image", picture(), "image/jpeg", "p.jpg")
+    events = await collect(app, replace(message("", language="zh"), attachments=(photo,)))
+    assert events == [Notice("收到图片。用 /vision 问题 来提问，例如：/vision 这是什么？")]
+    events = await collect(app, message("/vision"))
+    assert events[-1].text.startswith("echo: Describe this picture.")  # type: ignore[union-attr]
+
+
+async def test_a_broken_picture_gets_a_clear_message(app: App) -> None:
+    broken = Attachment("image", b"\xff\xd8 not really a jpeg", "image/jpeg", "x.jpg")
+    events = await collect(app, replace(message("/vision what?"), attachments=(broken,)))
+    assert len(events) == 1 and isinstance(events[0], ErrorReply)
+    assert events[0].code == "unsupported_image" and "JPEG, PNG" in events[0].text
 
 
 async def test_vision_without_a_picture_and_unsupported_files(app: App) -> None:

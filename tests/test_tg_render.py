@@ -39,7 +39,7 @@ async def sender(fake: FakeTelegram) -> AsyncIterator[TelegramSender]:
     bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
     await bot.initialize()
     try:
-        yield TelegramSender(bot, FloodGate(FloodLimits(50, 1000, 1000)))
+        yield TelegramSender(bot, FloodGate(FloodLimits(50, 1000, 1000)), retry_s=0.01)
     finally:
         await bot.shutdown()
 

@@ -1,4 +1,4 @@
-"""Async client of the relay's OpenAI-compatible routes: streamed chat, chat, model list."""
+"""Async client of the relay: streamed chat, chat, model list, any JSON/multipart route, media."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, Self
 import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayNetworkError, RelayTimeoutError
+from core.relay.download import fetch_media, same_origin
 from core.relay.errors import RelayConnectError, classify, is_retryable
 from core.relay.sse import DONE, SSEParser
 from core.relay.think import ThinkFilter, strip_think
@@ -134,9 +135,16 @@ class RelayClient:
     def _bad_response(self, what: str, request_id: str) -> RelayBadResponseError:
         return RelayBadResponseError(self._redact(what), status=200, request_id=request_id)
 
-    async def _retry_or_raise(self, exc: RelayError, attempt: int, what: str) -> None:
-        """Sleep before the next attempt when ``exc`` is retryable and attempts remain."""
-        if attempt >= self._max_retries or not is_retryable(exc):
+    async def _retry_or_raise(
+        self, exc: RelayError, attempt: int, what: str, *, retry: bool = True
+    ) -> None:
+        """Sleep before the next attempt when ``exc`` is retryable and attempts remain.
+
+        With ``retry=False`` only a failure to connect is retried: that request never left, so it
+        cannot have been charged. Anything else (5xx, 429, timeouts) is raised at once.
+        """
+        retryable = is_retryable(exc) and (retry or isinstance(exc, RelayConnectError))
+        if attempt >= self._max_retries or not retryable:
             raise exc
         delay = self._backoff_s * 2**attempt * (0.5 + self._jitter())
         log.warning(
@@ -151,17 +159,33 @@ class RelayClient:
         )
         await self._sleep(delay)
 
-    async def _request_json(self, method: str, route: str, body: Any = None) -> tuple[Any, str]:
-        """Send a non-streamed request with retries; return (decoded JSON, request id)."""
-        http = await self._http()
+    def _path_url(self, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"relay path must start with '/': {path!r}")
+        return self.root + path
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: bool,
+        body: Any = None,
+        fields: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> tuple[Any, str]:
+        """One request with retries; (decoded JSON, request id), or the typed error."""
+        http, url = await self._http(), self._path_url(path)
         attempt = 0
         while True:
             try:
                 try:
                     resp = await http.request(
                         method,
-                        self._url(route),
+                        url,
                         json=body,
+                        data=dict(fields) if fields is not None else None,
+                        files=dict(files) if files is not None else None,
                         headers=self._headers(),
                         timeout=self._timeout,
                     )
@@ -171,15 +195,24 @@ class RelayClient:
                 if not resp.is_success:
                     raise self._classify(resp.status_code, resp.content, resp.headers)
             except RelayError as exc:
-                await self._retry_or_raise(exc, attempt, f"{method} /v1/{route}")
+                await self._retry_or_raise(exc, attempt, f"{method} {path}", retry=retry)
                 attempt += 1
                 continue
             try:
-                return json.loads(resp.content), request_id
+                data = json.loads(resp.content)
             except ValueError:
                 raise self._bad_response(
-                    f"unreadable JSON from /v1/{route} ({len(resp.content)} bytes)", request_id
+                    f"unreadable JSON from {path} ({len(resp.content)} bytes)", request_id
                 ) from None
+            err = data.get("error") if isinstance(data, dict) else None
+            if isinstance(err, dict | str) and err:  # an error object inside a 2xx answer
+                raw = json.dumps(data).encode()
+                raise self._classify(error_status(err), raw, {REQUEST_ID_HEADER: request_id})
+            return data, request_id
+
+    async def _request_json(self, method: str, route: str, body: Any = None) -> tuple[Any, str]:
+        """A ``/v1/{route}`` request with the default retries."""
+        return await self._send(method, f"/v1/{route}", retry=True, body=body)
 
     def _result(self, data: Any, request_id: str) -> ChatResult:
         if isinstance(data, dict) and data.get("error"):
@@ -198,6 +231,42 @@ class RelayClient:
         )
 
     # -- public API --------------------------------------------------------------------------
+
+    async def request_json(
+        self, method: str, path: str, body: Any = None, *, retry: bool = True
+    ) -> tuple[Any, str]:
+        """Send ``body`` as JSON to ``path`` (from the relay root, e.g. "/mj/submit/imagine").
+
+        Returns (decoded JSON, request id); errors are the typed ``RelayError``s. Pass
+        ``retry=False`` for paid submits: then only a failed connect is retried (relay-api §15.5).
+        """
+        return await self._send(method, path, retry=retry, body=body)
+
+    async def request_multipart(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        files: Mapping[str, tuple[str, bytes, str]],
+        *,
+        retry: bool = True,
+    ) -> tuple[Any, str]:
+        """POST a multipart form (``files``: name -> (filename, bytes, content type))."""
+        return await self._send("POST", path, retry=retry, fields=fields, files=files)
+
+    async def download(self, url: str, *, max_bytes: int, timeout_s: float) -> tuple[bytes, str]:
+        """(bytes, content type) of a result URL; a path like "/mj/image/1" is on the relay.
+
+        The relay's key is sent only to the relay's own origin. Raises ``MediaTooLargeError``
+        as soon as more than ``max_bytes`` arrive, ``MediaDownloadError`` on any other failure.
+        """
+        http = await self._http()
+        full = self.root + url if url.startswith("/") else url
+        headers = {"Accept": "*/*"}
+        if same_origin(full, self.root):
+            headers["Authorization"] = f"Bearer {self._key}"
+        return await fetch_media(
+            http, full, headers, max_bytes=max_bytes, timeout_s=timeout_s, redact=self._redact
+        )
 
     async def list_models(self) -> list[str]:
         """Ids of the models this key may use (``data[].id``; new-api and one-api shapes)."""

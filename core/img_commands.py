@@ -1,0 +1,182 @@
+"""/img, /describe, /blend, /jobs and Midjourney button presses."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+from collections.abc import Sequence
+
+from core.commands import Command
+from core.errors import (
+    BlendCountError,
+    BotError,
+    MissingImageError,
+    NotEnabledError,
+    PromptMissingError,
+)
+from core.i18n import Lang, t
+from core.images import prepare_image, to_png
+from core.jobs import JobRunner
+from core.mj_backend import MediaLimits, button_label
+from core.outbox import Destination
+from core.relay.client import RelayClient
+from core.relay.images import GeneratedImage, ImagesClient
+from core.relay.midjourney import MidjourneyClient
+from core.types import Attachment, FinalText, ImageReply, IncomingMessage, ReplyEvent
+
+log = logging.getLogger("relaybot.engine")
+
+MJ_NAMES = frozenset({"midjourney", "mj"})
+_MODEL_FLAG = re.compile(r"^(?:-m|--model)[\s=]+(\S+)\s*(.*)$", re.DOTALL)
+_AR = re.compile(r"--ar\s+(\d+)\s*:\s*(\d+)")
+_DALLE3_SIZES = {"1:1": "1024x1024", "16:9": "1792x1024", "9:16": "1024x1792",
+                 "3:2": "1792x1024", "2:3": "1024x1792", "4:3": "1792x1024", "3:4": "1024x1792"}
+
+
+def split_model_flag(args: str, default: str) -> tuple[str, str]:
+    """``-m flux-pro a cat`` -> ("flux-pro", "a cat"); no flag -> (default, args)."""
+    match = _MODEL_FLAG.match(args.strip())
+    if match:
+        return match[1], match[2].strip()
+    return default, args.strip()
+
+
+def aspect_of(prompt: str) -> tuple[str | None, str]:
+    """The ``--ar W:H`` of a prompt and the prompt without it (for non-MJ backends)."""
+    match = _AR.search(prompt)
+    if match is None:
+        return None, prompt
+    return f"{match[1]}:{match[2]}", (prompt[: match.start()] + prompt[match.end() :]).strip()
+
+
+class ImageCommands:
+    """Pictures: generated at once (OpenAI images format, ideogram) or as Midjourney jobs."""
+
+    def __init__(
+        self, *, default_model: str, relay: RelayClient, images: ImagesClient,
+        mj: MidjourneyClient, jobs: JobRunner, media: MediaLimits,
+    ) -> None:
+        self._default = default_model
+        self._relay = relay
+        self._images = images
+        self._mj = mj
+        self._jobs = jobs
+        self._media = media
+
+    async def run(
+        self, command: Command, msg: IncomingMessage, key: str, lang: Lang
+    ) -> list[ReplyEvent]:
+        dest = Destination.of(msg, lang)
+        images = [a for a in msg.attachments if a.kind == "image"]
+        if command.name == "img":
+            return await self._img(command.args, images, key, dest)
+        if command.name == "describe":
+            return await self._describe(images, key, dest)
+        if command.name == "blend":
+            return await self._blend(images, key, dest)
+        if command.name == "mj":
+            return await self._action(command.args, key, dest)
+        if command.name == "jobs":
+            return await self._jobs_command(command.args, dest)
+        raise NotEnabledError(command=command.name)
+
+    # --- /img ------------------------------------------------------------------------------
+
+    async def _img(
+        self, args: str, images: Sequence[Attachment], key: str, dest: Destination
+    ) -> list[ReplyEvent]:
+        model, prompt = split_model_flag(args, self._default)
+        if not prompt:
+            raise PromptMissingError(command="img")
+        if model.lower() in MJ_NAMES:
+            uris = [await self._data_uri(a) for a in images]
+            await self._jobs.submit("mj", "imagine", key, dest, prompt,
+                                    lambda: self._mj.imagine(prompt, images=uris))
+            return []
+        aspect, plain_prompt = aspect_of(prompt)
+        if model.lower() == "ideogram":
+            if images:
+                raise NotEnabledError(command="img + photo (ideogram)")
+            results = await self._images.ideogram(plain_prompt, aspect_ratio=aspect)
+        elif images:
+            png = await asyncio.to_thread(to_png, images[0].data)
+            results = await self._images.edit(model, plain_prompt, png, "image/png")
+        else:
+            size = _DALLE3_SIZES.get(aspect or "") if model.startswith("dall-e-3") else None
+            results = await self._images.generate(model, plain_prompt, size=size)
+        log.info("image generated key=%s model=%s count=%d", key, model, len(results))
+        return [await self._image_event(r, plain_prompt, dest.lang) for r in results[:4]]
+
+    async def _image_event(self, image: GeneratedImage, prompt: str, lang: Lang) -> ReplyEvent:
+        caption = (image.revised_prompt or prompt)[:1000]
+        if image.data is not None:
+            return ImageReply(image.data, _sniff(image.data), caption)
+        url = image.url or ""
+        try:
+            data, mime = await self._relay.download(
+                url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
+            )
+        except BotError as exc:
+            log.warning("image download failed: %s", exc)
+            return FinalText(t("job.link", lang, url=url), markdown=False)
+        return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
+
+    # --- Midjourney jobs -------------------------------------------------------------------
+
+    async def _describe(
+        self, images: Sequence[Attachment], key: str, dest: Destination
+    ) -> list[ReplyEvent]:
+        if not images:
+            raise MissingImageError()
+        uri = await self._data_uri(images[0])
+        await self._jobs.submit("mj", "describe", key, dest, "describe",
+                                lambda: self._mj.describe(uri))
+        return []
+
+    async def _blend(
+        self, images: Sequence[Attachment], key: str, dest: Destination
+    ) -> list[ReplyEvent]:
+        if not 2 <= len(images) <= 5:
+            raise BlendCountError(count=str(len(images)))
+        uris = [await self._data_uri(a) for a in images]
+        await self._jobs.submit("mj", "blend", key, dest, f"blend {len(uris)}",
+                                lambda: self._mj.blend(uris))
+        return []
+
+    async def _action(self, args: str, key: str, dest: Destination) -> list[ReplyEvent]:
+        task_id, _, custom_id = args.partition(" ")
+        if not task_id or not custom_id:
+            raise PromptMissingError(command="mj")
+        label = button_label(custom_id.strip())
+        await self._jobs.submit("mj", "action", key, dest, label,
+                                lambda: self._mj.action(task_id, custom_id.strip()))
+        return []
+
+    async def _jobs_command(self, args: str, dest: Destination) -> list[ReplyEvent]:
+        words = args.split()
+        if len(words) == 2 and words[0] == "resend" and words[1].isdigit():
+            if await self._jobs.resend(int(words[1]), dest.user_id):
+                return []
+            return [FinalText(t("jobs.not_found", dest.lang, id=words[1]), markdown=False)]
+        return await self._jobs.listing(dest)
+
+    @staticmethod
+    async def _data_uri(image: Attachment) -> str:
+        prepared = await asyncio.to_thread(prepare_image, image.data)
+        return prepared.data_uri
+
+
+def _sniff(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/png"
+
+
+def decode_b64(text: str) -> bytes:
+    return base64.b64decode(text)

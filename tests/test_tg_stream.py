@@ -1,0 +1,104 @@
+"""Streaming by edits, with the real PTB Bot against the fake Bot API: no text is ever lost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot
+
+from bots.flood import FloodGate, FloodLimits
+from bots.tg_render import ReplyRenderer
+from bots.tg_send import Target, TelegramSender
+from bots.tg_stream import StreamingAnswer
+from core.types import ErrorReply, ReplyEvent, TextDelta
+from tests.fake_telegram import FakeTelegram, FloodLimits as FakeFlood
+
+CHAT = 1001
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        server.add_chat(CHAT)
+        yield server
+
+
+async def _sender(fake: FakeTelegram, per_chat_per_s: float = 50) -> TelegramSender:
+    bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
+    await bot.initialize()
+    return TelegramSender(bot, FloodGate(FloodLimits(per_chat_per_s, 1000, 1000)), retry_s=0.01)
+
+
+def shown(fake: FakeTelegram) -> list[str]:
+    return [m.text or "" for m in fake.messages(CHAT)]
+
+
+async def test_a_failed_send_of_a_full_chunk_loses_no_text(fake: FakeTelegram) -> None:
+    sender = await _sender(fake)
+    answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.01)
+    text = " ".join(f"word{i}" for i in range(900))  # ~6000 characters: two messages
+    fake.fail_next("sendMessage", 500, "Internal Server Error", times=2)
+    for i in range(0, len(text), 300):
+        answer.add(text[i : i + 300])
+    await answer.finish()
+    assert " ".join(" ".join(shown(fake)).split()) == text
+    await sender.bot.shutdown()
+
+
+async def test_text_streamed_before_an_error_shows_before_the_error(fake: FakeTelegram) -> None:
+    sender = await _sender(fake)
+
+    async def events() -> AsyncIterator[ReplyEvent]:
+        yield TextDelta("Partial answer that ")
+        yield TextDelta("was cut")
+        yield ErrorReply("The relay failed", "relay_upstream")
+
+    await ReplyRenderer(sender, Target(CHAT, False), interval_s=0.01, max_upload=10**6).render(
+        events()
+    )
+    assert shown(fake) == ["Partial answer that was cut", "The relay failed"]
+    await sender.bot.shutdown()
+
+
+async def test_text_that_arrives_during_an_edit_is_shown_without_a_new_piece(
+    fake: FakeTelegram,
+) -> None:
+    sender = await _sender(fake)
+    answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.05)
+    answer.add("Hello")
+    await fake.wait_for(lambda: shown(fake) == ["Hello"])
+    answer.add(", world")  # then the model pauses (thinking): no further piece for a while
+    await fake.wait_for(lambda: shown(fake) == ["Hello, world"])
+    await answer.finish()
+    await sender.bot.shutdown()
+
+
+async def test_stale_copy_is_deleted_even_under_the_real_per_chat_limit(
+    fake: FakeTelegram,
+) -> None:
+    fake.flood = FakeFlood(per_chat_per_s=1)
+    sender = await _sender(fake, per_chat_per_s=1)
+    answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.01)
+    answer.add("Hello")
+    await fake.wait_for(lambda: shown(fake) == ["Hello"])
+    answer.add(", world")
+    fake.fail_next("editMessageText", 500, "Internal Server Error", times=10)
+    await answer.finish()
+    assert shown(fake) == ["Hello, world"]
+    assert not [c for c in fake.calls if c.status == 429]
+    await sender.bot.shutdown()
+
+
+async def test_rejected_html_while_streaming_falls_back_to_plain_text(fake: FakeTelegram) -> None:
+    fake.flood = FakeFlood(per_chat_per_s=2)
+    sender = await _sender(fake, per_chat_per_s=2)
+    rejection = "Bad Request: can't parse entities: Unsupported start tag \"b\" at byte offset 0"
+    fake.fail_next("sendMessage", 400, rejection)
+    answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.01)
+    answer.add("**Bold** start")
+    await fake.wait_for(lambda: shown(fake) == ["Bold start"])  # before the answer ends
+    answer.add(" and more")
+    await answer.finish()
+    assert shown(fake) == ["Bold start and more"]
+    await sender.bot.shutdown()
