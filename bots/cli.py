@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 
 from bots.app import App, build_adapters, describe_missing, enabled_platforms, serve
-from bots.console_bot import ConsoleChat
+from bots.console_bot import PLATFORM, ConsoleChat
 from core.config import Settings, load_config
 from core.errors import ConfigError, StorageError
 from core.logs import setup_logging
@@ -72,8 +73,12 @@ def _run_async(coro: Coroutine[None, None, int]) -> int:
 
 
 async def _chat(settings: Settings, user: str | None) -> int:
+    media = Path(settings.storage.path).parent / "media"
     async with App(settings) as app:
-        return await ConsoleChat(app.engine, sys.stdin, sys.stdout, user=user).run()
+        chat = ConsoleChat(app.engine, sys.stdin, sys.stdout, user=user, media_dir=media)
+        app.outbox.register(PLATFORM, chat)
+        await app.jobs.start()  # job results for the console print as they come
+        return await chat.run()
 
 
 async def _run(settings: Settings, config_path: str) -> int:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import getpass
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from core.engine import Engine
+from core.outbox import Destination
 from core.types import (
+    AudioReply,
+    ButtonRows,
     ErrorReply,
     FinalText,
+    ImageReply,
     IncomingMessage,
     Notice,
     ReplyEvent,
     TextDelta,
+    VideoReply,
 )
 
 PLATFORM = "console"
@@ -36,8 +43,11 @@ class ConsoleChat:
         *,
         user: str | None = None,
         interactive: bool | None = None,
+        media_dir: Path | None = None,
     ) -> None:
         self._engine = engine
+        self._media_dir = media_dir or Path("data") / "media"
+        self._saved = 0
         self._in = stdin
         self._out = stdout
         self._user = user or _login_name()
@@ -93,7 +103,43 @@ class ConsoleChat:
         if isinstance(event, Notice | ErrorReply):
             self._write(("\n" if streamed else "") + event.text + "\n")
             return False
-        return streamed  # media and buttons come with later issues; nothing to print yet
+        if isinstance(event, ImageReply | AudioReply | VideoReply):
+            self._write(("\n" if streamed else "") + self._save(event) + "\n")
+            return False
+        if isinstance(event, ButtonRows):  # a terminal has no buttons: show what to type
+            for row in event.rows:
+                self._write("  ".join(f"[{b.label}] {b.action}" for b in row) + "\n")
+            return False
+        return streamed
+
+    def _save(self, event: ImageReply | AudioReply | VideoReply) -> str:
+        """Media go to files under the media folder; the line says where."""
+        if isinstance(event, VideoReply) and event.data is None:
+            return f"[video] {event.url}"
+        data = event.data or b""
+        ext = event.mime.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
+        self._media_dir.mkdir(parents=True, exist_ok=True)
+        self._saved += 1
+        path = self._media_dir / f"{PLATFORM}-{self._saved}.{ext}"
+        path.write_bytes(data)
+        caption = getattr(event, "caption", "") or getattr(event, "title", "")
+        return f"[{event.mime.split('/')[0]} saved: {path}] {caption}".rstrip()
+
+    # --- the outbox sink: job progress and results ------------------------------------------
+
+    async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:
+        ids = []
+        for event in events:
+            self._render(event, False)
+            ids.append(str(len(ids) + 1))
+        return ids
+
+    async def edit_text(
+        self, dest: Destination, message_id: str, text: str, *, final: bool
+    ) -> bool:
+        if final or self._interactive:
+            self._write(text + "\n")
+        return True
 
     def _write(self, text: str) -> None:
         self._out.write(text)

@@ -273,7 +273,9 @@ class TelegramAdapter:
             raise ChatGone(dest.chat_id)
         return renderer.message_ids
 
-    async def edit_text(self, dest: Destination, message_id: str, text: str, *, final: bool) -> bool:
+    async def edit_text(
+        self, dest: Destination, message_id: str, text: str, *, final: bool
+    ) -> bool:
         assert self._sender is not None
         try:
             return await self._sender.edit_text(

@@ -12,6 +12,7 @@ from core.commands import Command
 from core.errors import (
     BlendCountError,
     BotError,
+    FeatureUnavailableError,
     MissingImageError,
     NotEnabledError,
     PromptMissingError,
@@ -22,7 +23,7 @@ from core.jobs import JobRunner
 from core.mj_backend import MediaLimits, button_label
 from core.outbox import Destination
 from core.relay.client import RelayClient
-from core.relay.images import GeneratedImage, ImagesClient
+from core.relay.images import IDEOGRAM_ASPECTS, GeneratedImage, ImagesClient
 from core.relay.midjourney import MidjourneyClient
 from core.types import Attachment, FinalText, ImageReply, IncomingMessage, ReplyEvent
 
@@ -31,8 +32,15 @@ log = logging.getLogger("relaybot.engine")
 MJ_NAMES = frozenset({"midjourney", "mj"})
 _MODEL_FLAG = re.compile(r"^(?:-m|--model)[\s=]+(\S+)\s*(.*)$", re.DOTALL)
 _AR = re.compile(r"--ar\s+(\d+)\s*:\s*(\d+)")
-_DALLE3_SIZES = {"1:1": "1024x1024", "16:9": "1792x1024", "9:16": "1024x1792",
-                 "3:2": "1792x1024", "2:3": "1024x1792", "4:3": "1792x1024", "3:4": "1024x1792"}
+_DALLE3_SIZES = {
+    "1:1": "1024x1024",
+    "16:9": "1792x1024",
+    "9:16": "1024x1792",
+    "3:2": "1792x1024",
+    "2:3": "1024x1792",
+    "4:3": "1792x1024",
+    "3:4": "1024x1792",
+}
 
 
 def split_model_flag(args: str, default: str) -> tuple[str, str]:
@@ -55,8 +63,14 @@ class ImageCommands:
     """Pictures: generated at once (OpenAI images format, ideogram) or as Midjourney jobs."""
 
     def __init__(
-        self, *, default_model: str, relay: RelayClient, images: ImagesClient,
-        mj: MidjourneyClient, jobs: JobRunner, media: MediaLimits,
+        self,
+        *,
+        default_model: str,
+        relay: RelayClient,
+        images: ImagesClient,
+        mj: MidjourneyClient,
+        jobs: JobRunner,
+        media: MediaLimits,
     ) -> None:
         self._default = default_model
         self._relay = relay
@@ -92,13 +106,16 @@ class ImageCommands:
             raise PromptMissingError(command="img")
         if model.lower() in MJ_NAMES:
             uris = [await self._data_uri(a) for a in images]
-            await self._jobs.submit("mj", "imagine", key, dest, prompt,
-                                    lambda: self._mj.imagine(prompt, images=uris))
+            await self._jobs.submit(
+                "mj", "imagine", key, dest, prompt, lambda: self._mj.imagine(prompt, images=uris)
+            )
             return []
         aspect, plain_prompt = aspect_of(prompt)
         if model.lower() == "ideogram":
             if images:
-                raise NotEnabledError(command="img + photo (ideogram)")
+                raise FeatureUnavailableError(feature="ideogram + photo")
+            if aspect not in IDEOGRAM_ASPECTS:  # a ratio ideogram does not offer: its default
+                aspect = None
             results = await self._images.ideogram(plain_prompt, aspect_ratio=aspect)
         elif images:
             png = await asyncio.to_thread(to_png, images[0].data)
@@ -131,8 +148,9 @@ class ImageCommands:
         if not images:
             raise MissingImageError()
         uri = await self._data_uri(images[0])
-        await self._jobs.submit("mj", "describe", key, dest, "describe",
-                                lambda: self._mj.describe(uri))
+        await self._jobs.submit(
+            "mj", "describe", key, dest, "describe", lambda: self._mj.describe(uri)
+        )
         return []
 
     async def _blend(
@@ -141,8 +159,9 @@ class ImageCommands:
         if not 2 <= len(images) <= 5:
             raise BlendCountError(count=str(len(images)))
         uris = [await self._data_uri(a) for a in images]
-        await self._jobs.submit("mj", "blend", key, dest, f"blend {len(uris)}",
-                                lambda: self._mj.blend(uris))
+        await self._jobs.submit(
+            "mj", "blend", key, dest, f"blend {len(uris)}", lambda: self._mj.blend(uris)
+        )
         return []
 
     async def _action(self, args: str, key: str, dest: Destination) -> list[ReplyEvent]:
@@ -150,8 +169,9 @@ class ImageCommands:
         if not task_id or not custom_id:
             raise PromptMissingError(command="mj")
         label = button_label(custom_id.strip())
-        await self._jobs.submit("mj", "action", key, dest, label,
-                                lambda: self._mj.action(task_id, custom_id.strip()))
+        await self._jobs.submit(
+            "mj", "action", key, dest, label, lambda: self._mj.action(task_id, custom_id.strip())
+        )
         return []
 
     async def _jobs_command(self, args: str, dest: Destination) -> list[ReplyEvent]:

@@ -46,8 +46,13 @@ class MjBackend:
     family = "mj"
 
     def __init__(
-        self, client: MidjourneyClient, relay: RelayClient, *, poll_interval_s: float,
-        deadline_s: float, media: MediaLimits,
+        self,
+        client: MidjourneyClient,
+        relay: RelayClient,
+        *,
+        poll_interval_s: float,
+        deadline_s: float,
+        media: MediaLimits,
     ) -> None:
         self.client = client
         self._relay = relay
@@ -97,8 +102,9 @@ class MjBackend:
             data, mime = await self._relay.download(
                 url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
             )
-            events.append(ImageReply(data, mime if mime.startswith("image/") else "image/png",
-                                     caption))
+            events.append(
+                ImageReply(data, mime if mime.startswith("image/") else "image/png", caption)
+            )
         except BotError as exc:
             log.warning("MJ image download failed job=%d: %s", job.id, exc)
             events.append(FinalText(t("job.link", lang, url=url), markdown=False))

@@ -20,7 +20,9 @@ class VisionMemory:
     question, or a /vision sent after the photo, still sees it."""
 
     def __init__(
-        self, settings: VisionSettings, store: SqliteStore,
+        self,
+        settings: VisionSettings,
+        store: SqliteStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -34,7 +36,9 @@ class VisionMemory:
         for image in images:
             prepared.append(
                 await asyncio.to_thread(
-                    prepare_image, image.data, max_side=settings.max_side,
+                    prepare_image,
+                    image.data,
+                    max_side=settings.max_side,
                     max_bytes=settings.max_kb * 1000,
                 )
             )
@@ -44,7 +48,9 @@ class VisionMemory:
         """Keep a small copy of ``image`` for this conversation (replacing the previous)."""
         small = await asyncio.to_thread(thumbnail_for_history, image.data)
         await self._store.save_image(
-            key, small.data, small.mime,
+            key,
+            small.data,
+            small.mime,
             self._settings.history_turns if turns is None else turns,
         )
         await self._store.forget_images(before=self._clock() - self._settings.retention_h * HOUR)

@@ -37,10 +37,13 @@ def telegram_config(fake: FakeTelegram, extra: str = "", limits: str = "") -> st
     )
 
 
+JOBS = "jobs:\n  mj_poll_interval_s: 0.05\n  media_timeout_s: 10\n"
+
+
 def bot_settings(
     tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, extra: str = "", limits: str = ""
 ) -> Settings:
-    return make_settings(tmp_path, relay.url, telegram_config(fake, extra, limits))
+    return make_settings(tmp_path, relay.url, JOBS + telegram_config(fake, extra, limits))
 
 
 @asynccontextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +12,8 @@ import pytest
 from bots.app import App
 from core.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
 from tests.conftest import collect, make_settings, message
-from tests.pictures import decode_data_uri, picture
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
+from tests.pictures import decode_data_uri, picture
 
 
 def _sent_messages(relay: FakeRelay) -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,7 +140,9 @@ async def test_photo_with_vision_reaches_the_engine_as_image_bytes(
     photo = picture(120, 80, "green")
     async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
         fake.send_photo(USER, photo, caption="/vision what is in it?")
-        await fake.wait_for(lambda: texts(fake, USER)[:1] == ["echo: what is in it?\n\n🖼 answered by gpt-4o-mini"])
+        await fake.wait_for(
+            lambda: texts(fake, USER)[:1] == ["echo: what is in it?\n\n🖼 answered by gpt-4o-mini"]
+        )
     parts = fake_relay.requests[-1].json["messages"][-1]["content"]
     sent = decode_data_uri(parts[1]["image_url"]["url"])
     assert sent.size == (120, 80) and sent.getpixel((5, 5))[1] > 100  # the user's green photo
@@ -215,8 +216,9 @@ async def test_album_reaches_the_engine_as_one_message(
     photos = [picture(40, 30, "red"), picture(50, 30, "green"), picture(60, 30, "blue")]
     async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
         fake.send_album(USER, photos, caption="/vision compare these")
-        await fake.wait_for(lambda: any(t.startswith("echo: compare these") for t in
-                                        texts(fake, USER)))
+        await fake.wait_for(
+            lambda: any(t.startswith("echo: compare these") for t in texts(fake, USER))
+        )
     assert len(fake_relay.requests) == 1
     parts = fake_relay.requests[0].json["messages"][-1]["content"]
     sizes = [decode_data_uri(p["image_url"]["url"]).size for p in parts[1:]]
@@ -370,13 +372,19 @@ async def test_the_bot_reaches_telegram_through_the_configured_http_proxy(
     async def forward(request: web.Request) -> web.StreamResponse:
         # An HTTP proxy gets the absolute URL of the target; forward it and relay the answer.
         seen.append(str(request.url))
-        async with ClientSession() as session, session.request(
-            request.method, str(request.url), data=await request.read(),
-            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-        ) as upstream:
+        async with (
+            ClientSession() as session,
+            session.request(
+                request.method,
+                str(request.url),
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            ) as upstream,
+        ):
             body = await upstream.read()
-            return web.Response(status=upstream.status, body=body,
-                                content_type=upstream.content_type)
+            return web.Response(
+                status=upstream.status, body=body, content_type=upstream.content_type
+            )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", forward)

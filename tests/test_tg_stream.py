@@ -12,7 +12,8 @@ from bots.tg_render import ReplyRenderer
 from bots.tg_send import Target, TelegramSender
 from bots.tg_stream import StreamingAnswer
 from core.types import ErrorReply, ReplyEvent, TextDelta
-from tests.fake_telegram import FakeTelegram, FloodLimits as FakeFlood
+from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FloodLimits as FakeFlood
 
 CHAT = 1001
 
@@ -93,7 +94,7 @@ async def test_stale_copy_is_deleted_even_under_the_real_per_chat_limit(
 async def test_rejected_html_while_streaming_falls_back_to_plain_text(fake: FakeTelegram) -> None:
     fake.flood = FakeFlood(per_chat_per_s=2)
     sender = await _sender(fake, per_chat_per_s=2)
-    rejection = "Bad Request: can't parse entities: Unsupported start tag \"b\" at byte offset 0"
+    rejection = 'Bad Request: can\'t parse entities: Unsupported start tag "b" at byte offset 0'
     fake.fail_next("sendMessage", 400, rejection)
     answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.01)
     answer.add("**Bold** start")
