@@ -42,6 +42,7 @@ log = logging.getLogger("relaybot.telegram")
 MB = 1_000_000
 STOP_WAIT_S = 30.0
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend"})  # take a replied-to photo
 
 
 class TelegramAdapter:
@@ -186,7 +187,7 @@ class TelegramAdapter:
         refs = [ref for m in messages for ref in files_of(m)]
         command = parse_command(incoming.text)
         replied = first.reply_to_message
-        if command is not None and command.name == "vision" and replied is not None:
+        if command is not None and command.name in IMAGE_COMMANDS and replied is not None:
             refs += [r for r in files_of(replied) if r.kind == "image"]
         lang = pick_lang(incoming.language, self._settings.language)
         if refs:

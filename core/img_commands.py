@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from core.mj_backend import MediaLimits, button_label
 from core.outbox import Destination
 from core.relay.client import RelayClient
 from core.relay.images import IDEOGRAM_ASPECTS, GeneratedImage, ImagesClient
+from core.relay.images import ideogram_aspect as ideogram_name
 from core.relay.midjourney import MidjourneyClient
 from core.types import Attachment, FinalText, ImageReply, IncomingMessage, ReplyEvent
 
@@ -114,8 +114,8 @@ class ImageCommands:
         if model.lower() == "ideogram":
             if images:
                 raise FeatureUnavailableError(feature="ideogram + photo")
-            if aspect not in IDEOGRAM_ASPECTS:  # a ratio ideogram does not offer: its default
-                aspect = None
+            if aspect and not _ideogram_offers(aspect):
+                aspect = None  # a ratio ideogram does not offer: its default
             results = await self._images.ideogram(plain_prompt, aspect_ratio=aspect)
         elif images:
             png = await asyncio.to_thread(to_png, images[0].data)
@@ -188,6 +188,13 @@ class ImageCommands:
         return prepared.data_uri
 
 
+def _ideogram_offers(aspect: str) -> bool:
+    try:
+        return ideogram_name(aspect) in IDEOGRAM_ASPECTS
+    except ValueError:
+        return False
+
+
 def _sniff(data: bytes) -> str:
     if data.startswith(b"\x89PNG"):
         return "image/png"
@@ -196,7 +203,3 @@ def _sniff(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "image/png"
-
-
-def decode_b64(text: str) -> bytes:
-    return base64.b64decode(text)

@@ -133,3 +133,47 @@ async def test_a_broken_image_file_gets_a_clear_message(
         )
         await fake.wait_for(lambda: any("JPEG, PNG" in t for t in texts(fake, USER)))
     assert not [r for r in fake_relay.requests if r.path == "/v1/chat/completions"]
+
+
+async def test_img_with_a_photo_mj_image_prompt_and_openai_edit(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    from tests.pictures import picture
+
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
+        update = fake.send_photo(USER, picture(200, 100, "orange"))
+        photo_id = update["message"]["message_id"]
+        fake.send_text(USER, "/img -m mj in the style of van gogh", reply_to_message_id=photo_id)
+        await fake.wait_for(
+            lambda: any("#1 Midjourney imagine: done" in t for t in texts(fake, USER))
+        )
+        fake.send_photo(USER, picture(64, 64, "blue"), caption="/img -m gpt-image-1 add a hat")
+        await fake.wait_for(lambda: len(fake.calls_to("sendPhoto", ok=True)) == 2)
+        fake_relay.edits_supported = False
+        fake.send_photo(USER, picture(64, 64, "blue"), caption="/img -m dall-e-2 add a hat")
+        await fake.wait_for(
+            lambda: any("edit" in t.lower() and "support" in t.lower() for t in texts(fake, USER))
+        )
+    imagine = next(r for r in fake_relay.requests if r.path == "/mj/submit/imagine")
+    assert imagine.json["base64Array"][0].startswith("data:image/jpeg;base64,")
+    edit = next(r for r in fake_relay.requests if r.path == "/v1/images/edits")
+    assert edit.form["model"] == "gpt-image-1" and edit.form["prompt"] == "add a hat"
+
+
+async def test_blend_an_album_and_ideogram_aspect(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    from tests.pictures import picture
+
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
+        fake.send_album(USER, [picture(color="red"), picture(color="blue")], caption="/blend")
+        await fake.wait_for(
+            lambda: any("#1 Midjourney blend: done" in t for t in texts(fake, USER))
+        )
+        fake.send_text(USER, "/img -m ideogram a poster --ar 16:9")
+        await fake.wait_for(lambda: len(fake.calls_to("sendPhoto", ok=True)) == 2)
+    blend = next(r for r in fake_relay.requests if r.path == "/mj/submit/blend")
+    assert len(blend.json["base64Array"]) == 2
+    ideogram = next(r for r in fake_relay.requests if r.path == "/ideogram/generate")
+    assert ideogram.json["image_request"]["aspect_ratio"] == "ASPECT_16_9"
+    assert ideogram.json["image_request"]["prompt"] == "a poster"
