@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 
 from core.actions import tokenize
 from core.command_handlers import CommandHandlers
@@ -121,6 +122,11 @@ class Engine:
                 yield event
         elif command is not None:
             log.info("command key=%s name=%s", key, command.name)
+            if command.name in ("blend", "describe") and not images:
+                # The photos may have come just before, one by one (WeChat, or in a row).
+                recent = await self._vision.recent_photos(key)
+                picked = recent if command.name == "blend" else recent[-1:]
+                msg = replace(msg, attachments=msg.attachments + tuple(picked))
             for event in await self._commands.run(command, msg, key, lang):
                 yield await tokenize(self._store, event)
         elif images and text.strip() and msg.chat_type == "private":
@@ -154,9 +160,7 @@ class Engine:
             raise MissingImageError()
         uris = await self._vision.prepare(images)
         await self._vision.remember(key, images[0])
-        async for event in self._chat(
-            key, lang, question, images=uris, model=self._vision_model()
-        ):
+        async for event in self._chat(key, lang, question, images=uris, model=self._vision_model()):
             yield event
 
     async def _pressed_action(self, msg: IncomingMessage) -> str:

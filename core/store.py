@@ -83,12 +83,14 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     CREATE TABLE conv_images (
-        conv_key TEXT PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_key TEXT NOT NULL,
         data BLOB NOT NULL,
         mime TEXT NOT NULL,
         turns_left INTEGER NOT NULL,
         created_at REAL NOT NULL
     );
+    CREATE INDEX conv_images_by_conv ON conv_images (conv_key, id);
     """,
 )
 
@@ -233,27 +235,45 @@ class SqliteStore:
 
     # --- the last picture of a conversation (for follow-up questions) ----------------------
 
-    async def save_image(self, conv_key: str, data: bytes, mime: str, turns: int) -> None:
-        """Keep one small picture per conversation; older ones are replaced."""
+    async def save_image(
+        self, conv_key: str, data: bytes, mime: str, turns: int, keep: int = 5
+    ) -> None:
+        """Keep a small picture for the conversation; only the newest ``keep`` stay."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT OR REPLACE INTO conv_images (conv_key, data, mime, turns_left, created_at)"
+                "INSERT INTO conv_images (conv_key, data, mime, turns_left, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (conv_key, data, mime, turns, self._clock()),
             )
+            await db.execute(
+                "DELETE FROM conv_images WHERE conv_key = ? AND id <= ("
+                " SELECT id FROM conv_images WHERE conv_key = ? ORDER BY id DESC"
+                " LIMIT 1 OFFSET ?)",
+                (conv_key, conv_key, keep),
+            )
+
+    async def recent_images(
+        self, conv_key: str, since: float, limit: int = 5
+    ) -> list[tuple[bytes, str, int]]:
+        """The conversation's pictures newer than ``since``, newest first:
+        (data, mime, turns left)."""
+        rows = await self.query(
+            "SELECT data, mime, turns_left FROM conv_images WHERE conv_key = ? AND created_at >= ?"
+            " ORDER BY id DESC LIMIT ?",
+            (conv_key, since, limit),
+        )
+        return [(bytes(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     async def recent_image(self, conv_key: str, since: float) -> tuple[bytes, str, int] | None:
-        """The conversation's picture if it is newer than ``since``: (data, mime, turns left)."""
-        rows = await self.query(
-            "SELECT data, mime, turns_left FROM conv_images WHERE conv_key = ? AND created_at >= ?",
-            (conv_key, since),
-        )
-        return (bytes(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+        found = await self.recent_images(conv_key, since, 1)
+        return found[0] if found else None
 
     async def use_image_turn(self, conv_key: str) -> None:
+        """One follow-up question used the newest picture."""
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE conv_images SET turns_left = turns_left - 1 WHERE conv_key = ?",
+                "UPDATE conv_images SET turns_left = turns_left - 1 WHERE id = ("
+                " SELECT MAX(id) FROM conv_images WHERE conv_key = ?)",
                 (conv_key,),
             )
 

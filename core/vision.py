@@ -60,6 +60,15 @@ class VisionMemory:
         found = await self._store.recent_image(key, self._clock() - self._settings.recent_photo_s)
         return Attachment("image", found[0], found[1], "recent.jpg") if found else None
 
+    async def recent_photos(self, key: str, limit: int = 5) -> list[Attachment]:
+        """Pictures sent in a row within ``recent_photo_s``, oldest first (for /blend)."""
+        since = self._clock() - self._settings.recent_photo_s
+        found = await self._store.recent_images(key, since, limit)
+        return [
+            Attachment("image", d, m, f"recent{i}.jpg")
+            for i, (d, m, _) in enumerate(reversed(found))
+        ]
+
     async def follow_up(self, key: str) -> str | None:
         """The data URI of the picture a follow-up question should still see, using one of
         its turns; None when there is none (or it is used up, or too old)."""

@@ -301,3 +301,26 @@ async def test_vision_without_a_picture_and_unsupported_files(app: App) -> None:
     assert events == [
         Notice("I can't handle this kind of file yet. Send /help to see what I can do.")
     ]
+
+
+async def test_follow_ups_see_the_picture_for_a_few_turns_only(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    extra = "vision:\n  history_turns: 2\n  name_model: false"
+    async with App(make_settings(tmp_path, fake_relay.url, extra)) as app:
+        photo = Attachment("image", picture(), "image/jpeg", "p.jpg")
+        await collect(app, replace(message("/vision what?"), attachments=(photo,)))
+        models = []
+        for question in ("one", "two", "three"):
+            await collect(app, message(question))
+            models.append(fake_relay.requests[-1].json["model"])
+        assert models == ["gpt-4o-mini", "gpt-4o-mini", "gpt-test"]  # then back to chat
+        await collect(app, message("/reset"))  # a reset forgets the picture too
+        events = await collect(app, message("/vision again?"))
+        assert [getattr(e, "code", "") for e in events] == ["missing_image"]
+
+
+async def test_help_img_explains_models_and_flags(app: App) -> None:
+    events = await collect(app, message("/help img"))
+    text = events[0].text  # type: ignore[union-attr]
+    assert text.startswith("/img [-m MODEL] PROMPT") and "-m mj" in text and "--ar" in text

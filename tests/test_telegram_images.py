@@ -177,3 +177,18 @@ async def test_blend_an_album_and_ideogram_aspect(
     ideogram = next(r for r in fake_relay.requests if r.path == "/ideogram/generate")
     assert ideogram.json["image_request"]["aspect_ratio"] == "ASPECT_16_9"
     assert ideogram.json["image_request"]["prompt"] == "a poster"
+
+
+async def test_blend_photos_sent_in_a_row(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    from tests.pictures import picture
+
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
+        for color in ("red", "green", "blue"):
+            fake.send_photo(USER, picture(color=color))
+        await fake.wait_for(lambda: sum("Got the picture" in t for t in texts(fake, USER)) == 3)
+        fake.send_text(USER, "/blend")
+        await fake.wait_for(lambda: any("Midjourney blend: done" in t for t in texts(fake, USER)))
+    blend = next(r for r in fake_relay.requests if r.path == "/mj/submit/blend")
+    assert len(blend.json["base64Array"]) == 3
