@@ -124,8 +124,8 @@ class Engine:
             log.info("command key=%s name=%s", key, command.name)
             if command.name in ("blend", "describe") and not images:
                 # The photos may have come just before, one by one (WeChat, or in a row).
-                recent = await self._vision.recent_photos(key)
-                picked = recent if command.name == "blend" else recent[-1:]
+                photos = await self._vision.recent_photos(key)
+                picked = photos if command.name == "blend" else photos[-1:]
                 msg = replace(msg, attachments=msg.attachments + tuple(picked))
             for event in await self._commands.run(command, msg, key, lang):
                 yield await tokenize(self._store, event)

@@ -70,6 +70,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def wait_listening(port: int, limit_s: float = 10) -> None:
+    """Until something accepts connections on ``port`` (a server started in the background)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
 def texts(fake: FakeTelegram, chat_id: int) -> list[str]:
     """The visible text of the bot's messages in a chat, as the user sees them now."""
     return [m.text or m.caption or "" for m in fake.messages(chat_id)]

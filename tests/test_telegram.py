@@ -13,7 +13,15 @@ from aiohttp import ClientSession, web
 from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
 from tests.pictures import decode_data_uri, picture
-from tests.telegram_harness import GROUP, USER, bot_settings, free_port, running_bot, texts
+from tests.telegram_harness import (
+    GROUP,
+    USER,
+    bot_settings,
+    free_port,
+    running_bot,
+    texts,
+    wait_listening,
+)
 
 
 @pytest.fixture
@@ -338,6 +346,7 @@ async def test_webhook_mode_behind_a_reverse_proxy(
         }
         fake.add_chat(USER)
         url = f"http://127.0.0.1:{port}/tg/hook"
+        await wait_listening(port)
         async with httpx.AsyncClient() as client:
             wrong = await client.post(
                 url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
