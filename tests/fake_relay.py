@@ -13,7 +13,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fake_relay_media import MediaRoutes
+from tests.fake_relay_audio import AudioRoutes
 from tests.fake_relay_mj import MjRoutes
+from tests.fake_relay_suno import SunoRoutes
+from tests.fake_relay_video import VideoRoutes
 from tests.fake_relay_scripts import (
     BUILTIN,
     REQUEST_ID,
@@ -31,7 +34,7 @@ from tests.fake_relay_scripts import (
 __all__ = ["Cut", "FakeRelay", "Json", "Line", "OpenAIError", "RecordedRequest", "Raw", "Stream"]
 
 
-class FakeRelay(MediaRoutes, MjRoutes):
+class FakeRelay(MediaRoutes, MjRoutes, SunoRoutes, VideoRoutes, AudioRoutes):
     """The relay on a random port. ``enqueue`` scripted answers (the next request to any route
     takes the next one); else the model name decides. Image and Midjourney switches are
     documented in tests/fake_relay_media.py and tests/fake_relay_mj.py."""
@@ -48,6 +51,9 @@ class FakeRelay(MediaRoutes, MjRoutes):
         self.url = ""
         self._init_media()
         self._init_mj()
+        self._init_suno()
+        self._init_video()
+        self._init_audio()
 
     def enqueue(self, *responses: Any) -> None:
         self._queue.extend(responses)
@@ -58,6 +64,9 @@ class FakeRelay(MediaRoutes, MjRoutes):
         app.router.add_get("/v1/models", self._models)
         self._add_media_routes(app)
         self._add_mj_routes(app)
+        self._add_suno_routes(app)
+        self._add_video_routes(app)
+        self._add_audio_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
