@@ -14,12 +14,19 @@ from core.config import Settings
 from core.engine import Engine
 from core.img_commands import ImageCommands
 from core.jobs import JobRunner
+from core.media_commands import MediaCommands
 from core.mj_backend import MediaLimits, MjBackend
 from core.outbox import Outbox
+from core.relay.audio import AudioClient
 from core.relay.client import RelayClient
 from core.relay.images import ImagesClient
 from core.relay.midjourney import MidjourneyClient
+from core.relay.suno import SunoClient
+from core.relay.video import KlingClient, LumaClient, RunwayClient
 from core.store import SqliteStore
+from core.suno_backend import SunoBackend
+from core.video_backend import VideoBackend
+from core.voice import Voice
 
 log = logging.getLogger("relaybot.app")
 
@@ -58,7 +65,27 @@ class App:
             default_model=settings.models.image, relay=self.relay,
             images=ImagesClient(self.relay), mj=mj, jobs=self.jobs, media=media,
         )
-        self.engine = Engine(settings, self.store, self.relay, images=images)
+        suno = SunoClient(self.relay)
+        self.jobs.add_backend(
+            SunoBackend(suno, self.relay, poll_interval_s=jobs.suno_poll_interval_s,
+                        deadline_s=jobs.suno_deadline_s, media=media)
+        )
+        video = VideoBackend(
+            luma=LumaClient(self.relay), kling=KlingClient(self.relay),
+            runway=RunwayClient(self.relay), relay=self.relay,
+            poll_interval_s=jobs.video_poll_interval_s, deadline_s=jobs.video_deadline_s,
+            media=media,
+        )
+        self.jobs.add_backend(video)
+        voice = Voice(settings.voice, AudioClient(self.relay),
+                      transcribe_model=settings.models.transcribe, tts_model=settings.models.tts)
+        media_commands = MediaCommands(
+            song_model=settings.models.song, video_model=settings.models.video, suno=suno,
+            video=video, voice=voice, jobs=self.jobs, store=self.store,
+        )
+        self.engine = Engine(
+            settings, self.store, self.relay, images=images, media=media_commands, voice=voice
+        )
         self._started = False
 
     async def start(self) -> None:

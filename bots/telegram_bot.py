@@ -42,7 +42,8 @@ log = logging.getLogger("relaybot.telegram")
 MB = 1_000_000
 STOP_WAIT_S = 30.0
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend"})  # take a replied-to photo
+# Commands that also take the photo of the message they reply to.
+IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
 
 
 class TelegramAdapter:

@@ -24,6 +24,7 @@ class FileRef:
     mime: str
     name: str
     size: int | None
+    duration_s: float | None = None
 
 
 class FileTooBig(Exception):
@@ -45,6 +46,14 @@ def _kind_of(mime: str) -> AttachmentKind:
     return "file"
 
 
+def _seconds(duration: object) -> float | None:
+    """PTB 22 gives durations as int seconds or, with PTB_TIMEDELTA, as a timedelta."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    total = getattr(duration, "total_seconds", None)
+    return float(total()) if callable(total) else None
+
+
 def files_of(message: Message) -> list[FileRef]:
     """The files a message carries; for a photo, only its largest size."""
     refs: list[FileRef] = []
@@ -61,7 +70,8 @@ def files_of(message: Message) -> list[FileRef]:
         voice = message.voice
         refs.append(
             FileRef(
-                voice.file_id, "audio", voice.mime_type or "audio/ogg", "voice.ogg", voice.file_size
+                voice.file_id, "audio", voice.mime_type or "audio/ogg", "voice.ogg",
+                voice.file_size, _seconds(voice.duration),
             )
         )
     if message.audio:
@@ -73,6 +83,7 @@ def files_of(message: Message) -> list[FileRef]:
                 audio.mime_type or "audio/mpeg",
                 audio.file_name or "audio",
                 audio.file_size,
+                _seconds(audio.duration),
             )
         )
     return refs
@@ -96,7 +107,7 @@ async def download(bot: Bot, refs: list[FileRef], limit: int) -> tuple[Attachmen
             raise DownloadFailed(exc.message) from None
         if len(data) > limit:
             raise FileTooBig(len(data))
-        return Attachment(ref.kind, data, ref.mime, ref.name)
+        return Attachment(ref.kind, data, ref.mime, ref.name, ref.duration_s)
 
     return tuple(await asyncio.gather(*(one(ref) for ref in refs)))
 

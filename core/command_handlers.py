@@ -9,12 +9,14 @@ from core.config import Settings
 from core.errors import NotEnabledError, UnknownModelError
 from core.i18n import Lang, has_text, t
 from core.img_commands import ImageCommands
+from core.media_commands import MediaCommands
 from core.ports import ChatBackend
 from core.store import SqliteStore
 from core.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
 
 MODELS_SHOWN = 60
 IMAGE_COMMANDS = frozenset({"img", "describe", "blend", "mj", "jobs"})
+MEDIA_COMMANDS = frozenset({"song", "lyrics", "video", "tts", "voice"})
 _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
 
 Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
@@ -30,9 +32,11 @@ class CommandHandlers:
         store: SqliteStore,
         relay: ChatBackend,
         images: ImageCommands | None = None,
+        media: MediaCommands | None = None,
     ) -> None:
         self._settings = settings
         self._images = images
+        self._media = media
         self._store = store
         self._relay = relay
         self._handlers: dict[str, Handler] = {
@@ -52,6 +56,8 @@ class CommandHandlers:
             return [FinalText(t("cmd.unknown", lang, command=command.name), markdown=False)]
         if command.name in IMAGE_COMMANDS and self._images is not None:
             return await self._images.run(command, msg, key, lang)
+        if command.name in MEDIA_COMMANDS and self._media is not None:
+            return await self._media.run(command, msg, key, lang)
         if command.name == "help" and command.args:
             return [FinalText(self._help_detail(command.args, lang), markdown=False)]
         handler = self._handlers.get(command.name)
@@ -82,7 +88,8 @@ class CommandHandlers:
         name = topic.strip().lstrip("/／").split()[0].lower()
         key = f"helpdetail.{name}"
         if has_text(key):
-            return t(key, lang, default=self._settings.models.image)
+            models = self._settings.models
+            return t(key, lang, default=models.image, song=models.song, video=models.video)
         spec = next((s for s in COMMANDS if s.name == name and not s.hidden), None)
         if spec is None:
             return t("cmd.unknown", lang, command=name)

@@ -33,8 +33,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("describe"),
     CommandSpec("blend"),
     CommandSpec("jobs"),
-    CommandSpec("song", enabled=False),
-    CommandSpec("video", enabled=False),
+    CommandSpec("song"),
+    CommandSpec("lyrics"),
+    CommandSpec("video"),
+    CommandSpec("tts"),
+    CommandSpec("voice"),
     CommandSpec("mj", hidden=True),
 )
 

@@ -27,7 +27,7 @@ from core.config_errors import (
     Text,
     Url,
 )
-from core.config_features import JobsSettings, VisionSettings
+from core.config_features import JobsSettings, VisionSettings, VoiceSettings
 from core.config_platforms import (
     DiscordSettings,
     TelegramSettings,
@@ -134,6 +134,7 @@ class Settings(_Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
     vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
+    voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
     telegram: TelegramSettings = Field(default_factory=TelegramSettings, description="Telegram.")
     discord: DiscordSettings = Field(default_factory=DiscordSettings, description="Discord.")
     wechat: WeChatSettings = Field(default_factory=WeChatSettings, description="WeChat.")

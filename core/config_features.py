@@ -21,6 +21,18 @@ class JobsSettings(_Section):
     mj_mode: Text = Field(
         default="", description="Midjourney speed prefix of the relay: '', fast, relax, turbo."
     )
+    suno_poll_interval_s: PositiveNumber = Field(
+        default=5, description="Seconds between two looks at a Suno task."
+    )
+    suno_deadline_s: PositiveNumber = Field(
+        default=600, description="Seconds after which a Suno task is given up."
+    )
+    video_poll_interval_s: PositiveNumber = Field(
+        default=5, description="Seconds between two looks at a video task."
+    )
+    video_deadline_s: PositiveNumber = Field(
+        default=1200, description="Seconds after which a video task is given up."
+    )
     media_max_mb: PositiveNumber = Field(
         default=50, description="Largest result the bot downloads; larger ones go as a link."
     )
@@ -46,3 +58,14 @@ class VisionSettings(_Section):
     name_model: Bool = Field(
         default=True, description="Name the vision model under an answer it gave."
     )
+
+
+class VoiceSettings(_Section):
+    """Voice notes in, spoken replies out."""
+
+    show_transcript: Bool = Field(
+        default=True, description="Show what a voice note said before answering it."
+    )
+    tts_voice: Text = Field(default="alloy", description="Voice of spoken replies.")
+    max_mb: PositiveNumber = Field(default=25, description="Largest voice note transcribed.")
+    max_seconds: PositiveInt = Field(default=600, description="Longest voice note transcribed.")

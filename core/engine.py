@@ -19,6 +19,7 @@ from core.i18n import Lang, pick_lang, t
 from core.img_commands import ImageCommands
 from core.keys import conversation_key
 from core.locks import KeyedLocks
+from core.media_commands import MediaCommands
 from core.ports import ChatBackend
 from core.relay.types import ChatDelta, ChatEnd, ChatMessage
 from core.store import SqliteStore
@@ -32,6 +33,7 @@ from core.types import (
     TextDelta,
 )
 from core.vision import VisionMemory
+from core.voice import Voice
 
 log = logging.getLogger("relaybot.engine")
 
@@ -52,6 +54,8 @@ class Engine:
         relay: ChatBackend,
         *,
         images: ImageCommands | None = None,
+        media: MediaCommands | None = None,
+        voice: Voice | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -60,7 +64,8 @@ class Engine:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._commands = CommandHandlers(settings, store, relay, images)
+        self._commands = CommandHandlers(settings, store, relay, images, media)
+        self._voice = voice
         self._vision = VisionMemory(settings.vision, store)
 
     @property
@@ -109,7 +114,26 @@ class Engine:
     async def _route(
         self, msg: IncomingMessage, text: str, key: str, lang: Lang
     ) -> AsyncIterator[ReplyEvent]:
-        """Chat, vision or a command, by what the message holds."""
+        """Chat, vision or a command, by what the message holds. A voice note is transcribed
+        first and then handled like the text it says ("/img a cat" said aloud works)."""
+        notes = [a for a in msg.attachments if a.kind == "audio"]
+        if notes and self._voice is not None and not parse_command(text):
+            spoken = await self._voice.transcribe(notes[0])
+            if not spoken:
+                yield Notice(t("voice.empty", lang))
+                return
+            if self._voice.show_transcript:
+                yield Notice(t("voice.transcript", lang, text=spoken))
+            rest = tuple(a for a in msg.attachments if a.kind != "audio")
+            heard = replace(msg, text=spoken, attachments=rest)
+            answer = ""
+            async for event in self._route(heard, spoken, key, lang):
+                if isinstance(event, FinalText) and event.markdown:
+                    answer = event.text
+                yield event
+            if answer and (await self._store.get_settings(key)).voice_reply:
+                yield await self._voice.speak(answer[:4000])
+            return
         command = parse_command(text)
         images = tuple(a for a in msg.attachments if a.kind == "image")
         if command is not None and command.name == "vision":

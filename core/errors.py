@@ -12,6 +12,8 @@
     │   ├── RelayNetworkError          connection refused, DNS, TLS...
     │   ├── RelayBadRequestError       400/404/other 4xx: rejected parameters
     │   ├── RelayBadResponseError      200 with a body we cannot read
+    │   ├── VideoSubmitError           a Luma/Kling/Runway submit answered 2xx but refused the task
+    │   ├── SunoSubmitError            a Suno submit refused (code other than "success", or 400/500)
     │   └── MjSubmitError              Midjourney submit answered with a code other than 1/21/22
     │       ├── MjBannedPromptError    code 24: the prompt contains a banned word
     │       ├── MjQueueFullError       code 23: the upstream queue is full
@@ -27,6 +29,7 @@
         ├── MissingImageError          /vision without a picture
         ├── JobLimitError              the user already runs as many jobs as allowed
         ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
+        ├── TextTooLongError           text to speak is over the speech limit (``limit`` chars)
         └── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
 
 Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
@@ -136,6 +139,24 @@ class MjSubmitError(RelayError):
         super().__init__(detail, status=status, request_id=request_id)
 
 
+class VideoSubmitError(RelayError):
+    """A video submit (Luma, Kling, Runway) refused in a 2xx answer; the reason is in ``detail``."""
+
+    code = "video_submit"
+
+
+class SunoSubmitError(RelayError):
+    """A Suno submit refused: the body ``code`` (when there was one) in ``suno_code``."""
+
+    code = "suno_submit"
+
+    def __init__(
+        self, detail: str = "", *, suno_code: str = "", status: int = 200, request_id: str = ""
+    ) -> None:
+        self.suno_code = suno_code
+        super().__init__(detail, status=status, request_id=request_id)
+
+
 class MjBannedPromptError(MjSubmitError):
     code = "mj_banned_prompt"
 
@@ -215,12 +236,26 @@ class UnsupportedImageError(UserInputError):
     code = "unsupported_image"
 
 
+class TextTooLongError(UserInputError):
+    """Text to speak is longer than the speech route takes; ``fields``: ``limit``."""
+
+    code = "text_too_long"
+
+
 class PromptMissingError(UserInputError):
     code = "missing_prompt"
 
 
 class BlendCountError(UserInputError):
     code = "blend_count"
+
+
+class AudioTooLongError(UserInputError):
+    code = "audio_too_long"
+
+
+class NothingToSayError(UserInputError):
+    code = "nothing_to_say"
 
 
 # The one table: error class -> i18n key. Looked up along the MRO.
@@ -241,6 +276,8 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     MjBannedPromptError: "error.mj_banned_prompt",
     MjQueueFullError: "error.mj_queue_full",
     MjRejectedError: "error.mj_rejected",
+    SunoSubmitError: "error.suno_rejected",
+    VideoSubmitError: "error.video_rejected",
     MediaDownloadError: "error.media_download",
     MediaTooLargeError: "error.media_too_large",
     FeatureUnavailableError: "error.feature_unavailable",
@@ -251,8 +288,11 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     UnsupportedImageError: "error.unsupported_image",
     JobLimitError: "error.job_limit",
     SubmitUncertainError: "job.submit_unknown",
+    TextTooLongError: "error.text_too_long",
     PromptMissingError: "error.missing_prompt",
     BlendCountError: "error.blend_count",
+    AudioTooLongError: "error.audio_too_long",
+    NothingToSayError: "error.nothing_to_say",
 }
 
 

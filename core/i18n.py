@@ -65,6 +65,19 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "Midjourney 拒绝了这个任务，请检查描述或稍后再试。",
         "en": "Midjourney rejected this job. Check the prompt or try again later.",
     },
+    "error.video_rejected": {
+        "zh": "视频服务拒绝了这个任务，请检查描述或图片后再试。",
+        "en": "The video service refused this job. Check the prompt or picture and try again.",
+    },
+    "error.suno_rejected": {
+        "zh": "Suno 没有接受这个任务（描述可能不合适或服务繁忙），请修改描述或稍后再试。",
+        "en": "Suno did not accept this song job (the description may be unsuitable, or the "
+        "service is busy). Change the description or try again later.",
+    },
+    "error.text_too_long": {
+        "zh": "文字太长了，无法朗读：最多 {limit} 个字符。",
+        "en": "That text is too long to read aloud: at most {limit} characters.",
+    },
     "error.media_download": {
         "zh": "生成好了，但没能下载结果文件，请稍后再试。",
         "en": "The result was made but could not be downloaded. Please try again later.",
@@ -186,6 +199,38 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "/jobs — 查看你正在运行的任务（Midjourney 等）及进度。",
         "en": "/jobs — your running jobs (Midjourney and others) with their progress.",
     },
+    "suno.music": {"zh": "Suno 作曲", "en": "Suno song"},
+    "suno.lyrics": {"zh": "Suno 歌词", "en": "Suno lyrics"},
+    "suno.continue": {"zh": "▶️ 续写第 {n} 首", "en": "▶️ Continue #{n}"},
+    "video.job": {"zh": "{backend} 视频", "en": "{backend} video"},
+    "video.extend": {"zh": "⏩ 延长视频", "en": "⏩ Extend"},
+    "helpdetail.song": {
+        "zh": "/song [-i] 描述 — 用 Suno 写歌（模型 {song}）\n"
+        "• -i：纯音乐\n"
+        "• 自定义：第一行 title: 歌名，第二行 tags: 风格，之后是歌词\n"
+        "• 每首歌都有“续写”按钮\n"
+        "例：/song 一首关于夏天海边的轻快流行歌\n/lyrics 描述 — 只写歌词",
+        "en": "/song [-i] DESCRIPTION — a song by Suno (model {song})\n"
+        "• -i: instrumental\n"
+        "• custom: a line title: NAME, a line tags: STYLE, then the lyrics\n"
+        "• each clip has a Continue button\n"
+        "Example: /song an upbeat pop song about summer at the beach\n"
+        "/lyrics DESCRIPTION — lyrics only",
+    },
+    "helpdetail.video": {
+        "zh": "/video [-m 模型] [--ar 16:9] [-d 5] 描述 — 生成视频（默认 {video}）\n"
+        "• -m luma / ray-v2：Luma（结果带“延长”按钮）\n"
+        "• -m kling-v1 / kling-v2-master …：可灵\n"
+        "• -m gen3a_turbo / gen4_turbo：Runway（需要附上一张图片）\n"
+        "• 附上或回复一张图片：图生视频\n"
+        "例：/video -m kling-v1 海浪拍打礁石 --ar 16:9",
+        "en": "/video [-m MODEL] [--ar 16:9] [-d 5] PROMPT — a video clip (default {video})\n"
+        "• -m luma / ray-v2: Luma (results have an Extend button)\n"
+        "• -m kling-v1 / kling-v2-master …: Kling\n"
+        "• -m gen3a_turbo / gen4_turbo: Runway (needs a photo)\n"
+        "• with a photo attached or replied to: image to video\n"
+        "Example: /video -m kling-v1 waves crashing on rocks --ar 16:9",
+    },
     "mj.imagine": {"zh": "Midjourney 画图", "en": "Midjourney imagine"},
     "mj.describe": {"zh": "Midjourney 描述", "en": "Midjourney describe"},
     "mj.blend": {"zh": "Midjourney 融合", "en": "Midjourney blend"},
@@ -199,6 +244,32 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "融合需要 2–5 张图片（收到 {count} 张）。请把图片作为相册发送，并在说明里写 /blend。",
         "en": "Blending needs 2–5 photos (got {count}). Send them as an album with /blend "
         "as the caption.",
+    },
+    "error.audio_too_long": {
+        "zh": "语音太长了：最多 {max_minutes} 分钟、{max_mb} MB。请分段发送。",
+        "en": "That recording is too long: at most {max_minutes} min and {max_mb} MB. "
+        "Please send it in parts.",
+    },
+    "error.nothing_to_say": {
+        "zh": "要朗读什么？用法：/tts 文本，或回复一条消息发送 /tts。",
+        "en": "What should I say? Usage: /tts TEXT, or reply to a message with /tts.",
+    },
+    "voice.transcript": {"zh": "🎤 {text}", "en": "🎤 {text}"},
+    "voice.empty": {
+        "zh": "没听清这段语音，请再说一次。",
+        "en": "I could not make out that voice note. Please try again.",
+    },
+    "voice.reply_on": {
+        "zh": "好的，你发语音时我会用语音回答。/voice off 关闭。",
+        "en": "OK: when you send a voice note I will answer with voice. /voice off to stop.",
+    },
+    "voice.reply_off": {
+        "zh": "好的，我会用文字回答语音消息。",
+        "en": "OK: I will answer voice notes in text.",
+    },
+    "voice.status": {
+        "zh": "语音回答：{state}。用法：/voice on 或 /voice off",
+        "en": "Voice answers: {state}. Usage: /voice on or /voice off",
     },
     # notices
     "notice.truncated": {
@@ -289,6 +360,15 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Midjourney prompts for a photo",
     },
     "help.blend": {"zh": "用 Midjourney 融合 2–5 张图片", "en": "blend 2–5 photos with Midjourney"},
+    "help.tts": {
+        "zh": "朗读：/tts 文本，或回复一条消息发送 /tts",
+        "en": "say it aloud: /tts TEXT, or reply to a message with /tts",
+    },
+    "help.voice": {
+        "zh": "/voice on|off：发语音时是否用语音回答",
+        "en": "/voice on|off: answer voice notes with voice",
+    },
+    "help.lyrics": {"zh": "写歌词：/lyrics 描述", "en": "write lyrics: /lyrics PROMPT"},
     "help.video": {"zh": "生成视频：/video 描述", "en": "make a video clip: /video PROMPT"},
 }
 

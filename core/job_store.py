@@ -117,6 +117,15 @@ class JobStore:
         rows = await self._store.query(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
+    async def by_task(self, family: str, relay_task_id: str) -> Job | None:
+        """The job of a relay task (to act on a finished job: continue, extend)."""
+        rows = await self._store.query(
+            f"SELECT {_COLUMNS} FROM jobs WHERE family = ? AND relay_task_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (family, relay_task_id),
+        )
+        return _job(rows[0]) if rows else None
+
     async def active(self) -> list[Job]:
         marks = ", ".join("?" * len(ACTIVE))
         rows = await self._store.query(

@@ -43,8 +43,9 @@ class JobBackend(Protocol):
     poll_interval_s: float
     deadline_s: float
 
-    async def fetch_many(self, task_ids: Sequence[str]) -> dict[str, TaskUpdate]:
-        """The state of each task; a task missing from the answer is still queued."""
+    async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
+        """The state of each job's task, by relay task id; a task missing from the answer is
+        still queued."""
         ...
 
     async def result_events(self, job: Job) -> list[ReplyEvent]:
@@ -190,7 +191,7 @@ class JobRunner:
             if backend is None:
                 continue
             try:
-                updates = await backend.fetch_many([j.relay_task_id or "" for j in jobs])
+                updates = await backend.fetch_many(jobs)
             except BotError as exc:
                 log.warning("poll failed family=%s code=%s: %s", family, exc.code, exc)
                 for job in jobs:

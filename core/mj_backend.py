@@ -60,8 +60,8 @@ class MjBackend:
         self.deadline_s = deadline_s
         self._media = media
 
-    async def fetch_many(self, task_ids: Sequence[str]) -> dict[str, TaskUpdate]:
-        tasks = await self.client.fetch_many(list(task_ids))
+    async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
+        tasks = await self.client.fetch_many([j.relay_task_id or "" for j in jobs])
         return {task.id: self._update(task) for task in tasks}
 
     @staticmethod

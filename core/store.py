@@ -92,6 +92,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX conv_images_by_conv ON conv_images (conv_key, id);
     """,
+    """
+    ALTER TABLE conversations ADD COLUMN voice_reply INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -101,6 +104,7 @@ class ConversationSettings:
 
     model: str | None = None
     system_prompt: str | None = None
+    voice_reply: bool = False  # answer a voice note with a voice message
 
 
 class SqliteStore:
@@ -213,9 +217,12 @@ class SqliteStore:
 
     async def get_settings(self, conv_key: str) -> ConversationSettings:
         rows = await self.query(
-            "SELECT model, system_prompt FROM conversations WHERE conv_key = ?", (conv_key,)
+            "SELECT model, system_prompt, voice_reply FROM conversations WHERE conv_key = ?",
+            (conv_key,),
         )
-        return ConversationSettings(rows[0][0], rows[0][1]) if rows else ConversationSettings()
+        if not rows:
+            return ConversationSettings()
+        return ConversationSettings(rows[0][0], rows[0][1], bool(rows[0][2]))
 
     async def set_model(self, conv_key: str, model: str | None) -> None:
         await self._upsert(conv_key, "model", model)
@@ -223,8 +230,11 @@ class SqliteStore:
     async def set_system_prompt(self, conv_key: str, prompt: str | None) -> None:
         await self._upsert(conv_key, "system_prompt", prompt)
 
-    async def _upsert(self, conv_key: str, column: str, value: str | None) -> None:
-        assert column in ("model", "system_prompt")
+    async def set_voice_reply(self, conv_key: str, on: bool) -> None:
+        await self._upsert(conv_key, "voice_reply", int(on))
+
+    async def _upsert(self, conv_key: str, column: str, value: str | int | None) -> None:
+        assert column in ("model", "system_prompt", "voice_reply")
         async with self.transaction() as db:
             await db.execute(
                 f"INSERT INTO conversations (conv_key, {column}, updated_at) VALUES (?, ?, ?) "

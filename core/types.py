@@ -17,6 +17,7 @@ class Attachment:
     data: bytes
     mime: str = "application/octet-stream"
     name: str = ""
+    duration_s: float | None = None  # for audio and video, when the platform says
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,9 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.fake_relay_media import MediaRoutes
 from tests.fake_relay_audio import AudioRoutes
+from tests.fake_relay_media import MediaRoutes
 from tests.fake_relay_mj import MjRoutes
-from tests.fake_relay_suno import SunoRoutes
-from tests.fake_relay_video import VideoRoutes
 from tests.fake_relay_scripts import (
     BUILTIN,
     REQUEST_ID,
@@ -30,6 +28,8 @@ from tests.fake_relay_scripts import (
     echo,
     text_of,
 )
+from tests.fake_relay_suno import SunoRoutes
+from tests.fake_relay_video import VideoRoutes
 
 __all__ = ["Cut", "FakeRelay", "Json", "Line", "OpenAIError", "RecordedRequest", "Raw", "Stream"]
 

@@ -296,8 +296,8 @@ async def test_a_broken_picture_gets_a_clear_message(app: App) -> None:
 async def test_vision_without_a_picture_and_unsupported_files(app: App) -> None:
     events = await collect(app, message("/vision"))
     assert isinstance(events[0], ErrorReply) and events[0].code == "missing_image"
-    voice = Attachment("audio", b"OggS...", "audio/ogg", "voice.ogg")
-    events = await collect(app, replace(message(""), attachments=(voice,)))
+    archive = Attachment("file", b"PK\x03\x04...", "application/zip", "notes.zip")
+    events = await collect(app, replace(message(""), attachments=(archive,)))
     assert events == [
         Notice("I can't handle this kind of file yet. Send /help to see what I can do.")
     ]

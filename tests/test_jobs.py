@@ -39,11 +39,12 @@ class FakeFamily:
         self.fetches = 0
         self.fail_fetch = False
 
-    async def fetch_many(self, task_ids: Sequence[str]) -> dict[str, TaskUpdate]:
+    async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
         self.fetches += 1
         if self.fail_fetch:
             raise RelayUpstreamError("relay down", status=502)
-        return {i: self.states[i] for i in task_ids if i in self.states}
+        ids = [j.relay_task_id for j in jobs]
+        return {i: self.states[i] for i in ids if i in self.states}
 
     async def result_events(self, job: Job) -> list[ReplyEvent]:
         return [ImageReply(job.result.encode() if job.result else b"", "image/png", job.prompt)]

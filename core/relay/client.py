@@ -173,9 +173,15 @@ class RelayClient:
         body: Any = None,
         fields: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        decode: bool = True,
     ) -> tuple[Any, str]:
-        """One request with retries; (decoded JSON, request id), or the typed error."""
+        """One request with retries; (decoded JSON, request id), or the typed error.
+
+        With ``decode=False`` the first item is the 2xx ``httpx.Response`` itself.
+        """
         http, url = await self._http(), self._path_url(path)
+        sent = {**(headers or {}), **self._headers()}  # extra headers never replace the key
         attempt = 0
         while True:
             try:
@@ -186,7 +192,7 @@ class RelayClient:
                         json=body,
                         data=dict(fields) if fields is not None else None,
                         files=dict(files) if files is not None else None,
-                        headers=self._headers(),
+                        headers=sent,
                         timeout=self._timeout,
                     )
                 except httpx.HTTPError as exc:
@@ -198,6 +204,8 @@ class RelayClient:
                 await self._retry_or_raise(exc, attempt, f"{method} {path}", retry=retry)
                 attempt += 1
                 continue
+            if not decode:
+                return resp, request_id
             try:
                 data = json.loads(resp.content)
             except ValueError:
@@ -233,14 +241,21 @@ class RelayClient:
     # -- public API --------------------------------------------------------------------------
 
     async def request_json(
-        self, method: str, path: str, body: Any = None, *, retry: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        retry: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, str]:
         """Send ``body`` as JSON to ``path`` (from the relay root, e.g. "/mj/submit/imagine").
 
         Returns (decoded JSON, request id); errors are the typed ``RelayError``s. Pass
         ``retry=False`` for paid submits: then only a failed connect is retried (relay-api §15.5).
+        ``headers`` are sent as well (e.g. ``X-Runway-Version``); they cannot replace the key.
         """
-        return await self._send(method, path, retry=retry, body=body)
+        return await self._send(method, path, retry=retry, body=body, headers=headers)
 
     async def request_multipart(
         self,
@@ -252,6 +267,36 @@ class RelayClient:
     ) -> tuple[Any, str]:
         """POST a multipart form (``files``: name -> (filename, bytes, content type))."""
         return await self._send("POST", path, retry=retry, fields=fields, files=files)
+
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        fields: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        retry: bool = True,
+    ) -> tuple[bytes, str, str]:
+        """(body, content type, request id) of a route that answers bytes, e.g. speech audio.
+
+        Sends ``body`` as JSON, or ``fields``/``files`` as a multipart form. Error statuses, and
+        a JSON error object inside a 2xx answer, raise the typed ``RelayError``s as usual.
+        """
+        resp, request_id = await self._send(
+            method, path, retry=retry, body=body, fields=fields, files=files, decode=False
+        )
+        content: bytes = resp.content
+        content_type: str = resp.headers.get("content-type", "")
+        if "json" in content_type.lower():
+            try:
+                data = json.loads(content)
+            except ValueError:
+                data = None
+            err = data.get("error") if isinstance(data, dict) else None
+            if isinstance(err, dict | str) and err:
+                raise self._classify(error_status(err), content, {REQUEST_ID_HEADER: request_id})
+        return content, content_type, request_id
 
     async def download(self, url: str, *, max_bytes: int, timeout_s: float) -> tuple[bytes, str]:
         """(bytes, content type) of a result URL; a path like "/mj/image/1" is on the relay.
