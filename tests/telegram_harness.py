@@ -37,7 +37,10 @@ def telegram_config(fake: FakeTelegram, extra: str = "", limits: str = "") -> st
     )
 
 
-JOBS = "jobs:\n  mj_poll_interval_s: 0.05\n  media_timeout_s: 10\n"
+JOBS = (
+    "jobs:\n  mj_poll_interval_s: 0.05\n  suno_poll_interval_s: 0.05\n"
+    "  video_poll_interval_s: 0.05\n  media_timeout_s: 10\n"
+)
 
 
 def bot_settings(
