@@ -14,8 +14,9 @@ from core.config import Settings
 from core.engine import Engine
 from core.img_commands import ImageCommands
 from core.jobs import JobRunner
+from core.media import MediaFetcher, MediaLimits
 from core.media_commands import MediaCommands
-from core.mj_backend import MediaLimits, MjBackend
+from core.mj_backend import MjBackend
 from core.outbox import Outbox
 from core.relay.audio import AudioClient
 from core.relay.client import RelayClient
@@ -55,33 +56,54 @@ class App:
         self.jobs = JobRunner(
             self.store, self.outbox, max_running_per_user=jobs.max_running_per_user
         )
-        media = MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+        media = MediaFetcher(
+            self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+        )
         mj = MidjourneyClient(self.relay, mode_prefix=jobs.mj_mode)
         self.jobs.add_backend(
-            MjBackend(mj, self.relay, poll_interval_s=jobs.mj_poll_interval_s,
-                      deadline_s=jobs.mj_deadline_s, media=media)
+            MjBackend(
+                mj, media, poll_interval_s=jobs.mj_poll_interval_s, deadline_s=jobs.mj_deadline_s
+            )
         )
         images = ImageCommands(
-            default_model=settings.models.image, relay=self.relay,
-            images=ImagesClient(self.relay), mj=mj, jobs=self.jobs, media=media,
+            default_model=settings.models.image,
+            images=ImagesClient(self.relay),
+            mj=mj,
+            jobs=self.jobs,
+            media=media,
         )
         suno = SunoClient(self.relay)
         self.jobs.add_backend(
-            SunoBackend(suno, self.relay, poll_interval_s=jobs.suno_poll_interval_s,
-                        deadline_s=jobs.suno_deadline_s, media=media)
+            SunoBackend(
+                suno,
+                media,
+                poll_interval_s=jobs.suno_poll_interval_s,
+                deadline_s=jobs.suno_deadline_s,
+            )
         )
         video = VideoBackend(
-            luma=LumaClient(self.relay), kling=KlingClient(self.relay),
-            runway=RunwayClient(self.relay), relay=self.relay,
-            poll_interval_s=jobs.video_poll_interval_s, deadline_s=jobs.video_deadline_s,
+            luma=LumaClient(self.relay),
+            kling=KlingClient(self.relay),
+            runway=RunwayClient(self.relay),
             media=media,
+            poll_interval_s=jobs.video_poll_interval_s,
+            deadline_s=jobs.video_deadline_s,
         )
         self.jobs.add_backend(video)
-        voice = Voice(settings.voice, AudioClient(self.relay),
-                      transcribe_model=settings.models.transcribe, tts_model=settings.models.tts)
+        voice = Voice(
+            settings.voice,
+            AudioClient(self.relay),
+            transcribe_model=settings.models.transcribe,
+            tts_model=settings.models.tts,
+        )
         media_commands = MediaCommands(
-            song_model=settings.models.song, video_model=settings.models.video, suno=suno,
-            video=video, voice=voice, jobs=self.jobs, store=self.store,
+            song_model=settings.models.song,
+            video_model=settings.models.video,
+            suno=suno,
+            video=video,
+            voice=voice,
+            jobs=self.jobs,
+            store=self.store,
         )
         self.engine = Engine(
             settings, self.store, self.relay, images=images, media=media_commands, voice=voice

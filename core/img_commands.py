@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from core.commands import Command
 from core.errors import (
     BlendCountError,
-    BotError,
     FeatureUnavailableError,
     MissingImageError,
     NotEnabledError,
@@ -19,9 +18,9 @@ from core.errors import (
 from core.i18n import Lang, t
 from core.images import prepare_image, to_png
 from core.jobs import JobRunner
-from core.mj_backend import MediaLimits, button_label
+from core.media import MediaFetcher
+from core.mj_backend import button_label
 from core.outbox import Destination
-from core.relay.client import RelayClient
 from core.relay.images import IDEOGRAM_ASPECTS, GeneratedImage, ImagesClient
 from core.relay.images import ideogram_aspect as ideogram_name
 from core.relay.midjourney import MidjourneyClient
@@ -66,14 +65,12 @@ class ImageCommands:
         self,
         *,
         default_model: str,
-        relay: RelayClient,
         images: ImagesClient,
         mj: MidjourneyClient,
         jobs: JobRunner,
-        media: MediaLimits,
+        media: MediaFetcher,
     ) -> None:
         self._default = default_model
-        self._relay = relay
         self._images = images
         self._mj = mj
         self._jobs = jobs
@@ -131,13 +128,10 @@ class ImageCommands:
         if image.data is not None:
             return ImageReply(image.data, _sniff(image.data), caption)
         url = image.url or ""
-        try:
-            data, mime = await self._relay.download(
-                url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
-            )
-        except BotError as exc:
-            log.warning("image download failed: %s", exc)
+        fetched = await self._media.fetch(url)
+        if fetched is None:
             return FinalText(t("job.link", lang, url=url), markdown=False)
+        data, mime = fetched
         return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
 
     # --- Midjourney jobs -------------------------------------------------------------------

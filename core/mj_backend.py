@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from core.errors import BotError
 from core.i18n import Lang, t
 from core.job_store import Job
 from core.jobs import TaskUpdate
-from core.relay.client import RelayClient
+from core.media import MediaFetcher
 from core.relay.midjourney import MidjourneyClient, MjTask
 from core.types import Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 
@@ -19,14 +17,6 @@ log = logging.getLogger("relaybot.jobs")
 
 BUTTONS_PER_ROW = 5
 PROMPT_NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
-
-
-@dataclass(frozen=True, slots=True)
-class MediaLimits:
-    """How much of a result the bot downloads before it sends a link instead."""
-
-    max_bytes: int = 50_000_000
-    timeout_s: float = 60.0
 
 
 def button_label(custom_id: str, label: str = "", emoji: str = "") -> str:
@@ -48,17 +38,15 @@ class MjBackend:
     def __init__(
         self,
         client: MidjourneyClient,
-        relay: RelayClient,
+        media: MediaFetcher,
         *,
         poll_interval_s: float,
         deadline_s: float,
-        media: MediaLimits,
     ) -> None:
         self.client = client
-        self._relay = relay
+        self._media = media
         self.poll_interval_s = poll_interval_s
         self.deadline_s = deadline_s
-        self._media = media
 
     async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
         tasks = await self.client.fetch_many([j.relay_task_id or "" for j in jobs])
@@ -98,16 +86,13 @@ class MjBackend:
         events: list[ReplyEvent] = []
         url = str(result.get("image_url") or "")
         caption = f"#{job.id} {job.prompt}"[:1000]
-        try:
-            data, mime = await self._relay.download(
-                url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
-            )
-            events.append(
-                ImageReply(data, mime if mime.startswith("image/") else "image/png", caption)
-            )
-        except BotError as exc:
-            log.warning("MJ image download failed job=%d: %s", job.id, exc)
+        fetched = await self._media.fetch(url)
+        if fetched is None:
             events.append(FinalText(t("job.link", lang, url=url), markdown=False))
+        else:
+            data, mime = fetched
+            mime = mime if mime.startswith("image/") else "image/png"
+            events.append(ImageReply(data, mime, caption))
         buttons = [
             Button(button_label(cid, label, emoji), f"/mj {result.get('task_id', '')} {cid}")
             for cid, label, emoji in result.get("buttons", [])

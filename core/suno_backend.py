@@ -6,12 +6,10 @@ import json
 import logging
 from collections.abc import Sequence
 
-from core.errors import BotError
 from core.i18n import Lang, t
 from core.job_store import Job
 from core.jobs import TaskUpdate
-from core.mj_backend import MediaLimits
-from core.relay.client import RelayClient
+from core.media import MediaFetcher
 from core.relay.suno import SunoClient, SunoTask
 from core.types import AudioReply, Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 
@@ -24,14 +22,17 @@ class SunoBackend:
     family = "suno"
 
     def __init__(
-        self, client: SunoClient, relay: RelayClient, *, poll_interval_s: float,
-        deadline_s: float, media: MediaLimits,
+        self,
+        client: SunoClient,
+        media: MediaFetcher,
+        *,
+        poll_interval_s: float,
+        deadline_s: float,
     ) -> None:
         self.client = client
-        self._relay = relay
+        self._media = media
         self.poll_interval_s = poll_interval_s
         self.deadline_s = deadline_s
-        self._media = media
 
     async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
         tasks = await self.client.fetch_many([j.relay_task_id or "" for j in jobs])
@@ -43,8 +44,15 @@ class SunoBackend:
             result = {
                 "task_id": task.id,
                 "clips": [
-                    {"id": c.id, "title": c.title, "audio": c.audio_url, "image": c.image_url,
-                     "tags": c.tags, "lyrics": c.lyrics, "duration": c.duration}
+                    {
+                        "id": c.id,
+                        "title": c.title,
+                        "audio": c.audio_url,
+                        "image": c.image_url,
+                        "tags": c.tags,
+                        "lyrics": c.lyrics,
+                        "duration": c.duration,
+                    }
                     for c in task.clips
                 ],
                 "lyrics_title": task.lyrics_title,
@@ -93,11 +101,5 @@ class SunoBackend:
         return events
 
     async def _fetch(self, url: str, lang: Lang) -> bytes | FinalText:
-        try:
-            data, _ = await self._relay.download(
-                url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
-            )
-        except BotError as exc:
-            log.warning("Suno media download failed: %s", exc)
-            return FinalText(t("job.link", lang, url=url), markdown=False)
-        return data
+        fetched = await self._media.fetch(url)
+        return fetched[0] if fetched else FinalText(t("job.link", lang, url=url), markdown=False)

@@ -7,12 +7,10 @@ import json
 import logging
 from collections.abc import Sequence
 
-from core.errors import BotError
 from core.i18n import Lang, t
 from core.job_store import Job
 from core.jobs import TaskUpdate
-from core.mj_backend import MediaLimits
-from core.relay.client import RelayClient
+from core.media import MediaFetcher
 from core.relay.video import KlingClient, KlingKind, LumaClient, RunwayClient, VideoTask
 from core.types import Button, ButtonRows, ReplyEvent, VideoReply
 
@@ -28,13 +26,18 @@ class VideoBackend:
     family = "video"
 
     def __init__(
-        self, *, luma: LumaClient, kling: KlingClient, runway: RunwayClient, relay: RelayClient,
-        poll_interval_s: float, deadline_s: float, media: MediaLimits,
+        self,
+        *,
+        luma: LumaClient,
+        kling: KlingClient,
+        runway: RunwayClient,
+        media: MediaFetcher,
+        poll_interval_s: float,
+        deadline_s: float,
     ) -> None:
         self.luma = luma
         self.kling = kling
         self.runway = runway
-        self._relay = relay
         self.poll_interval_s = poll_interval_s
         self.deadline_s = deadline_s
         self._media = media
@@ -42,8 +45,10 @@ class VideoBackend:
     async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
         """These relays have no batch route: one fetch per task, side by side."""
         tasks = await asyncio.gather(*(self._fetch(job) for job in jobs))
-        return {task.id or (job.relay_task_id or ""): self._update(task)
-                for job, task in zip(jobs, tasks, strict=True)}
+        return {
+            task.id or (job.relay_task_id or ""): self._update(task)
+            for job, task in zip(jobs, tasks, strict=True)
+        }
 
     async def _fetch(self, job: Job) -> VideoTask:
         task_id = job.relay_task_id or ""
@@ -71,14 +76,8 @@ class VideoBackend:
         result = json.loads(job.result or "{}")
         url = str(result.get("video") or "")
         caption = f"#{job.id} {job.prompt}"[:1000]
-        try:
-            data, _ = await self._relay.download(
-                url, max_bytes=self._media.max_bytes, timeout_s=self._media.timeout_s
-            )
-            video = VideoReply(data, url, "video/mp4", caption)
-        except BotError as exc:  # too large or not downloadable: the link
-            log.info("video download failed job=%d: %s", job.id, exc)
-            video = VideoReply(None, url, "video/mp4", caption)
+        fetched = await self._media.fetch(url)  # too large or not to be had: the link
+        video = VideoReply(fetched[0] if fetched else None, url, "video/mp4", caption)
         events: list[ReplyEvent] = [video]
         if job.kind == LUMA:
             extend = Button(t("video.extend", job.dest.lang), f"/video extend {result['task_id']}")

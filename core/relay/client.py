@@ -1,4 +1,7 @@
-"""Async client of the relay: streamed chat, chat, model list, any JSON/multipart route, media."""
+"""Async client of the relay: transport (one HTTP client, retries, typed errors) and its routes.
+
+Chat (streamed and not) is in ``core.relay.chat``; media downloads in ``core.relay.download``.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,17 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayNetworkError, RelayTimeoutError
+from core.relay.chat import ChatMixin
 from core.relay.download import fetch_media, same_origin
 from core.relay.errors import RelayConnectError, classify, is_retryable
-from core.relay.sse import DONE, SSEParser
-from core.relay.think import ThinkFilter, strip_think
-from core.relay.types import ChatDelta, ChatEnd, ChatEvent, ChatMessage, ChatResult, Usage
-from core.relay.wire import (
-    chat_body,
-    content_text,
-    error_status,
-    first_choice,
-    normalize_base_url,
-    parse_usage,
-)
+from core.relay.wire import error_status, normalize_base_url
 
 __all__ = ["RelayClient", "normalize_base_url"]
 
@@ -38,11 +32,10 @@ REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 # pieces a second would otherwise cost 50 wake-ups a second per answer. Adapters show text
 # at most once a second, so nobody sees the 0.25 s.
 BATCH_S = 0.25
-_WAITED_S = 0.001
 _REDACTED = "[redacted]"
 
 
-class RelayClient:
+class RelayClient(ChatMixin):
     """One relay: a shared ``httpx.AsyncClient``, typed errors, bounded retries with backoff."""
 
     def __init__(
@@ -222,22 +215,6 @@ class RelayClient:
         """A ``/v1/{route}`` request with the default retries."""
         return await self._send(method, f"/v1/{route}", retry=True, body=body)
 
-    def _result(self, data: Any, request_id: str) -> ChatResult:
-        if isinstance(data, dict) and data.get("error"):
-            status, raw = error_status(data["error"]), json.dumps(data).encode()
-            raise self._classify(status, raw, {REQUEST_ID_HEADER: request_id})
-        choice = first_choice(data) if isinstance(data, dict) else None
-        message = choice.get("message") if choice else None
-        if not isinstance(message, dict):
-            raise self._bad_response("chat answer without choices[0].message", request_id)
-        finish = choice.get("finish_reason") if choice else None
-        return ChatResult(
-            text=strip_think(content_text(message.get("content"))),
-            request_id=request_id,
-            usage=parse_usage(data.get("usage")),
-            finish_reason=finish if isinstance(finish, str) else None,
-        )
-
     # -- public API --------------------------------------------------------------------------
 
     async def request_json(
@@ -320,119 +297,3 @@ class RelayClient:
         if not isinstance(items, list):
             raise self._bad_response("model list without a data array", request_id)
         return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
-
-    async def chat(
-        self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
-    ) -> ChatResult:
-        """One non-streamed answer, think blocks and reasoning removed."""
-        body = chat_body(model, messages, max_tokens, stream=False)
-        data, request_id = await self._request_json("POST", "chat/completions", body)
-        return self._result(data, request_id)
-
-    async def stream_chat(
-        self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """Answer text as it arrives (``ChatDelta``s), then exactly one ``ChatEnd``."""
-        http = await self._http()
-        body = chat_body(model, messages, max_tokens, stream=True)
-        attempt = 0
-        while True:
-            opened = False
-            try:
-                async with http.stream(
-                    "POST",
-                    self._url("chat/completions"),
-                    json=body,
-                    headers=self._headers(stream=True),
-                    timeout=self._timeout,
-                ) as resp:
-                    if not resp.is_success:
-                        try:
-                            raw = await resp.aread()
-                        except httpx.HTTPError:
-                            raw = b""
-                        raise self._classify(resp.status_code, raw, resp.headers)
-                    opened = True  # from here on: no retry, whatever happens
-                    async for event in self._events(resp):
-                        yield event
-                    return
-            except httpx.HTTPError as exc:  # failed to connect or to send the request
-                if opened:
-                    raise self._transport_error(exc) from None
-                error: RelayError = self._transport_error(exc)
-            except RelayError as exc:
-                if opened:
-                    raise
-                error = exc
-            await self._retry_or_raise(error, attempt, "POST /v1/chat/completions (stream)")
-            attempt += 1
-
-    async def _events(self, resp: httpx.Response) -> AsyncIterator[ChatEvent]:
-        """Events of one opened 200 response; never raises for a stream cut after text."""
-        request_id = resp.headers.get(REQUEST_ID_HEADER, "")
-        if "application/json" in resp.headers.get("content-type", ""):
-            # The upstream ignored stream=true and answered in one JSON document.
-            try:
-                data = json.loads(await resp.aread())
-            except (ValueError, httpx.HTTPError):
-                what = "unreadable JSON answer to a stream request"
-                raise self._bad_response(what, request_id) from None
-            result = self._result(data, request_id)
-            if result.text:
-                yield ChatDelta(result.text)
-            yield ChatEnd(request_id, result.usage, result.finish_reason, truncated=False)
-            return
-        parser, think = SSEParser(), ThinkFilter()
-        usage: Usage | None = None
-        finish: str | None = None
-        done = got_text = False
-        loop = asyncio.get_running_loop()
-        lines = resp.aiter_lines()
-        try:
-            while True:
-                started = loop.time()
-                try:
-                    line = await anext(lines)
-                except StopAsyncIteration:
-                    break
-                waited = self._batch_s > 0 and loop.time() - started > _WAITED_S
-                payload = parser.feed(line)
-                if payload is None:
-                    continue
-                if payload is DONE:
-                    done = True
-                    break
-                err = payload.get("error")
-                if err:
-                    if not got_text:
-                        raise self._classify(
-                            error_status(err), json.dumps(payload).encode(), resp.headers
-                        )
-                    log.warning("relay stream error after text, request id %s", request_id or "-")
-                    break
-                usage = parse_usage(payload.get("usage")) or usage
-                choice = first_choice(payload)
-                if choice is None:
-                    continue
-                if isinstance(choice.get("finish_reason"), str):
-                    finish = choice["finish_reason"]
-                delta = choice.get("delta")
-                if not isinstance(delta, dict):
-                    continue
-                text = think.feed(content_text(delta.get("content")))
-                if text:
-                    got_text = True
-                    yield ChatDelta(text)
-                if waited:
-                    await asyncio.sleep(self._batch_s)
-        except httpx.TimeoutException as exc:
-            if not got_text:
-                raise self._transport_error(exc, request_id) from None
-        except (httpx.TransportError, httpx.DecodingError):
-            pass  # connection cut mid-body: a truncated answer
-        rest = think.flush()
-        if rest:
-            yield ChatDelta(rest)
-        if not done:
-            log.warning("relay stream ended without [DONE], request id %s", request_id or "-")
-        yield ChatEnd(request_id, usage, finish, truncated=not done)

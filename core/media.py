@@ -1,0 +1,39 @@
+"""Results of jobs and image calls fetched from the relay's links, within a size and a time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.errors import BotError
+from core.relay.client import RelayClient
+
+log = logging.getLogger("relaybot.media")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """How much of a result the bot downloads before it sends a link instead."""
+
+    max_bytes: int = 50_000_000
+    timeout_s: float = 60.0
+
+
+class MediaFetcher:
+    """Downloads a result at once (relay links expire); None means "send the link"."""
+
+    def __init__(self, relay: RelayClient, limits: MediaLimits) -> None:
+        self._relay = relay
+        self._limits = limits
+
+    async def fetch(self, url: str) -> tuple[bytes, str] | None:
+        """(bytes, content type), or None when the file is too large or cannot be had."""
+        if not url:
+            return None
+        try:
+            return await self._relay.download(
+                url, max_bytes=self._limits.max_bytes, timeout_s=self._limits.timeout_s
+            )
+        except BotError as exc:
+            log.warning("download failed, sending the link instead: %s", exc)
+            return None

@@ -1,0 +1,179 @@
+"""Chat on the relay: streamed answers (SSE), one-shot answers, and reading both shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from core.errors import RelayBadResponseError, RelayError
+from core.relay.errors import REQUEST_ID_HEADER
+from core.relay.sse import DONE, SSEParser
+from core.relay.think import ThinkFilter, strip_think
+from core.relay.types import ChatDelta, ChatEnd, ChatEvent, ChatMessage, ChatResult, Usage
+from core.relay.wire import chat_body, content_text, error_status, first_choice, parse_usage
+
+__all__ = ["ChatMixin"]
+
+log = logging.getLogger("relaybot.relay")
+
+# A stream read slower than this had to wait for the network; the client then pauses for its
+# ``batch_s`` (see ``client.BATCH_S``) before reading on.
+_WAITED_S = 0.001
+
+
+class ChatMixin:
+    """``chat`` and ``stream_chat`` of ``RelayClient``, on top of its transport."""
+
+    if TYPE_CHECKING:  # provided by RelayClient (core/relay/client.py)
+        _timeout: httpx.Timeout
+        _batch_s: float
+
+        async def _http(self) -> httpx.AsyncClient: ...
+        def _url(self, route: str) -> str: ...
+        def _headers(self, *, stream: bool = False) -> dict[str, str]: ...
+        def _classify(self, status: int, body: bytes, headers: Mapping[str, str]) -> RelayError: ...
+        def _transport_error(self, exc: httpx.HTTPError, request_id: str = "") -> RelayError: ...
+        def _bad_response(self, what: str, request_id: str) -> RelayBadResponseError: ...
+        async def _retry_or_raise(
+            self, exc: RelayError, attempt: int, what: str, *, retry: bool = True
+        ) -> None: ...
+        async def _request_json(
+            self, method: str, route: str, body: Any = None
+        ) -> tuple[Any, str]: ...
+
+    def _result(self, data: Any, request_id: str) -> ChatResult:
+        if isinstance(data, dict) and data.get("error"):
+            status, raw = error_status(data["error"]), json.dumps(data).encode()
+            raise self._classify(status, raw, {REQUEST_ID_HEADER: request_id})
+        choice = first_choice(data) if isinstance(data, dict) else None
+        message = choice.get("message") if choice else None
+        if not isinstance(message, dict):
+            raise self._bad_response("chat answer without choices[0].message", request_id)
+        finish = choice.get("finish_reason") if choice else None
+        return ChatResult(
+            text=strip_think(content_text(message.get("content"))),
+            request_id=request_id,
+            usage=parse_usage(data.get("usage")),
+            finish_reason=finish if isinstance(finish, str) else None,
+        )
+
+    async def chat(
+        self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> ChatResult:
+        """One non-streamed answer, think blocks and reasoning removed."""
+        body = chat_body(model, messages, max_tokens, stream=False)
+        data, request_id = await self._request_json("POST", "chat/completions", body)
+        return self._result(data, request_id)
+
+    async def stream_chat(
+        self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Answer text as it arrives (``ChatDelta``s), then exactly one ``ChatEnd``."""
+        http = await self._http()
+        body = chat_body(model, messages, max_tokens, stream=True)
+        attempt = 0
+        while True:
+            opened = False
+            try:
+                async with http.stream(
+                    "POST",
+                    self._url("chat/completions"),
+                    json=body,
+                    headers=self._headers(stream=True),
+                    timeout=self._timeout,
+                ) as resp:
+                    if not resp.is_success:
+                        try:
+                            raw = await resp.aread()
+                        except httpx.HTTPError:
+                            raw = b""
+                        raise self._classify(resp.status_code, raw, resp.headers)
+                    opened = True  # from here on: no retry, whatever happens
+                    async for event in self._events(resp):
+                        yield event
+                    return
+            except httpx.HTTPError as exc:  # failed to connect or to send the request
+                if opened:
+                    raise self._transport_error(exc) from None
+                error: RelayError = self._transport_error(exc)
+            except RelayError as exc:
+                if opened:
+                    raise
+                error = exc
+            await self._retry_or_raise(error, attempt, "POST /v1/chat/completions (stream)")
+            attempt += 1
+
+    async def _events(self, resp: httpx.Response) -> AsyncIterator[ChatEvent]:
+        """Events of one opened 200 response; never raises for a stream cut after text."""
+        request_id = resp.headers.get(REQUEST_ID_HEADER, "")
+        if "application/json" in resp.headers.get("content-type", ""):
+            # The upstream ignored stream=true and answered in one JSON document.
+            try:
+                data = json.loads(await resp.aread())
+            except (ValueError, httpx.HTTPError):
+                what = "unreadable JSON answer to a stream request"
+                raise self._bad_response(what, request_id) from None
+            result = self._result(data, request_id)
+            if result.text:
+                yield ChatDelta(result.text)
+            yield ChatEnd(request_id, result.usage, result.finish_reason, truncated=False)
+            return
+        parser, think = SSEParser(), ThinkFilter()
+        usage: Usage | None = None
+        finish: str | None = None
+        done = got_text = False
+        loop = asyncio.get_running_loop()
+        lines = resp.aiter_lines()
+        try:
+            while True:
+                started = loop.time()
+                try:
+                    line = await anext(lines)
+                except StopAsyncIteration:
+                    break
+                waited = self._batch_s > 0 and loop.time() - started > _WAITED_S
+                payload = parser.feed(line)
+                if payload is None:
+                    continue
+                if payload is DONE:
+                    done = True
+                    break
+                err = payload.get("error")
+                if err:
+                    if not got_text:
+                        raise self._classify(
+                            error_status(err), json.dumps(payload).encode(), resp.headers
+                        )
+                    log.warning("relay stream error after text, request id %s", request_id or "-")
+                    break
+                usage = parse_usage(payload.get("usage")) or usage
+                choice = first_choice(payload)
+                if choice is None:
+                    continue
+                if isinstance(choice.get("finish_reason"), str):
+                    finish = choice["finish_reason"]
+                delta = choice.get("delta")
+                if not isinstance(delta, dict):
+                    continue
+                text = think.feed(content_text(delta.get("content")))
+                if text:
+                    got_text = True
+                    yield ChatDelta(text)
+                if waited:
+                    await asyncio.sleep(self._batch_s)
+        except httpx.TimeoutException as exc:
+            if not got_text:
+                raise self._transport_error(exc, request_id) from None
+        except (httpx.TransportError, httpx.DecodingError):
+            pass  # connection cut mid-body: a truncated answer
+        rest = think.flush()
+        if rest:
+            yield ChatDelta(rest)
+        if not done:
+            log.warning("relay stream ended without [DONE], request id %s", request_id or "-")
+        yield ChatEnd(request_id, usage, finish, truncated=not done)
