@@ -195,6 +195,56 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "models edit it\n"
         "Example: /img -m mj a cat on the moon --ar 16:9",
     },
+    "helpdetail.vision": {
+        "zh": "/vision [问题] — 识图（模型 models.vision）\n"
+        "• 发送图片并在说明里写 /vision 问题；或回复一张图片发送 /vision\n"
+        "• 先发图片、几分钟内再发 /vision 也可以\n"
+        "• 私聊中带说明文字的图片会直接识图；之后的追问仍能看到这张图\n"
+        "例：/vision 这道菜怎么做？",
+        "en": "/vision [QUESTION] — ask about a photo (model models.vision)\n"
+        "• send a photo with /vision QUESTION as its caption, or reply to a photo with /vision\n"
+        "• or send the photo first and /vision within a few minutes\n"
+        "• in a private chat a photo with a caption is a question too; follow-ups still "
+        "see the picture\n"
+        "Example: /vision how do I cook this?",
+    },
+    "helpdetail.describe": {
+        "zh": "/describe — 在图片上使用：Midjourney 给出 4 个提示词，每个都有“用这个画”按钮。",
+        "en": "/describe — on a photo: Midjourney's four prompts for it, each with an "
+        "Imagine button.",
+    },
+    "helpdetail.blend": {
+        "zh": "/blend — 把 2–5 张图片作为相册发送并在说明里写 /blend，或先逐张发送再发 /blend。",
+        "en": "/blend — send 2–5 photos as an album with /blend as the caption, or send them "
+        "one by one and then /blend.",
+    },
+    "helpdetail.lyrics": {
+        "zh": "/lyrics 描述 — 用 Suno 只写歌词。例：/lyrics 一首关于大海的抒情歌",
+        "en": "/lyrics DESCRIPTION — lyrics only, by Suno. Example: /lyrics a ballad about the sea",
+    },
+    "helpdetail.tts": {
+        "zh": "/tts 文本 — 把文字读成语音消息；或回复一条消息发送 /tts。例：/tts 早上好",
+        "en": "/tts TEXT — the text as a voice message; or reply to a message with /tts. "
+        "Example: /tts good morning",
+    },
+    "helpdetail.voice": {
+        "zh": "/voice on — 你发语音时我用语音回答；/voice off — 用文字回答。"
+        "语音消息会先转成文字（会显示出来），再像文字一样处理，命令也可以说出来。",
+        "en": "/voice on — answer your voice notes with voice; /voice off — answer in text. "
+        "Voice notes are transcribed (the transcript is shown) and handled like text; "
+        "commands can be spoken too.",
+    },
+    "helpdetail.model": {
+        "zh": "/model — 显示当前模型和可选模型（可点按钮切换）；/model 模型名 — 切换本对话的模型。",
+        "en": "/model — the current model and the choices (tap to switch); /model NAME — switch "
+        "this conversation's model.",
+    },
+    "helpdetail.system": {
+        "zh": "/system — 显示系统提示词；/system 文本 — 设置本对话的系统提示词；"
+        "/system reset — 恢复默认。",
+        "en": "/system — show the system prompt; /system TEXT — set it for this conversation; "
+        "/system reset — back to the default.",
+    },
     "helpdetail.jobs": {
         "zh": "/jobs — 查看你正在运行的任务（Midjourney 等）及进度。",
         "en": "/jobs — your running jobs (Midjourney and others) with their progress.",
@@ -291,8 +341,9 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     "cmd.help.head": {"zh": "可用命令：", "en": "Commands:"},
     "cmd.help.tail": {
-        "zh": "其他任何消息都会发给 AI（当前模型：{model}）。",
-        "en": "Anything else goes to the AI (current model: {model}).",
+        "zh": "其他任何消息都会发给 AI（当前模型：{model}）。/help 命令名 查看用法和例子。",
+        "en": "Anything else goes to the AI (current model: {model}). "
+        "/help COMMAND shows its usage and an example.",
     },
     "cmd.unknown": {
         "zh": "未知命令 /{command}。发送 /help 查看可用命令。",

@@ -324,3 +324,16 @@ async def test_help_img_explains_models_and_flags(app: App) -> None:
     events = await collect(app, message("/help img"))
     text = events[0].text  # type: ignore[union-attr]
     assert text.startswith("/img [-m MODEL] PROMPT") and "-m mj" in text and "--ar" in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_help_details_every_command_in_both_languages(app: App, lang: str) -> None:
+    from core.commands import COMMANDS
+    from core.i18n import has_text, t
+
+    one_liners = {"start", "help", "reset", "models"}
+    for spec in (s for s in COMMANDS if not s.hidden and s.name not in one_liners):
+        assert has_text(f"helpdetail.{spec.name}"), spec.name
+        events = await collect(app, message(f"/help {spec.name}", language=lang))
+        text = events[0].text  # type: ignore[union-attr]
+        assert text.startswith(f"/{spec.name}") and text != t(spec.help_key, lang), spec.name

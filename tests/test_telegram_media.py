@@ -144,3 +144,17 @@ async def test_a_restart_in_the_middle_of_a_song_delivers_it_once(
         await fake.wait_for(lambda: "✅ #1 Suno song: done" in texts(fake, USER))
     assert len(fake.calls_to("sendAudio", ok=True)) == 2
     assert len([t for t in fake_relay.suno_tasks.values() if "mv" in t.body]) == 1
+
+
+async def test_tts_in_reply_to_a_message_reads_that_message(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    async with running_bot(settings_for(tmp_path, fake_relay, fake), fake):
+        fake.send_text(USER, "tell me something")
+        await fake.wait_for(lambda: texts(fake, USER) == ["echo: tell me something"])
+        answer = fake.messages(USER)[0]
+        fake.send_text(USER, "/tts", reply_to_message_id=answer.message_id)
+        await fake.wait_for(lambda: len(fake.calls_to("sendVoice", ok=True)) == 1)
+        fake.send_text(USER, "/tts")
+        await fake.wait_for(lambda: any("What should I say?" in t for t in texts(fake, USER)))
+    assert [s["input"] for s in fake_relay.speeches] == ["echo: tell me something"]
