@@ -16,6 +16,7 @@ from core.logs import setup_logging
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+JOBS_WAIT_S = 900.0  # piped `relaybot chat`: how long EOF waits for the jobs it started
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +79,10 @@ async def _chat(settings: Settings, user: str | None) -> int:
         chat = ConsoleChat(app.engine, sys.stdin, sys.stdout, user=user, media_dir=media)
         app.outbox.register(PLATFORM, chat)
         await app.jobs.start()  # job results for the console print as they come
-        return await chat.run()
+        status = await chat.run()
+        if not chat.interactive:  # a script waits for the jobs it started (bounded)
+            await app.jobs.wait_until_done(PLATFORM, chat.user, JOBS_WAIT_S)
+        return status
 
 
 async def _run(settings: Settings, config_path: str) -> int:

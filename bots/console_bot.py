@@ -53,6 +53,14 @@ class ConsoleChat:
         self._user = user or _login_name()
         self._interactive = stdin.isatty() if interactive is None else interactive
 
+    @property
+    def user(self) -> str:
+        return self._user
+
+    @property
+    def interactive(self) -> bool:
+        return self._interactive
+
     async def run(self) -> int:
         """Chat until EOF (or Ctrl-D); returns the exit status."""
         count = 0

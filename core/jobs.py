@@ -108,6 +108,16 @@ class JobRunner:
                 await self._task
             self._task = None
 
+    async def wait_until_done(self, platform: str, user_id: str, limit_s: float) -> bool:
+        """Wait (bounded) until the user has no job running; False if some still run."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while await self.jobs.running_for(platform, user_id):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.2)
+        return True
+
     # --- submit ----------------------------------------------------------------------------
 
     async def submit(

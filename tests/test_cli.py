@@ -177,3 +177,28 @@ async def test_console_chat_ctrl_c_at_the_prompt_exits_without_hanging(
             await proc.wait()
         os.close(master)
     assert b"Traceback" not in screen
+
+
+async def test_piped_console_waits_for_its_jobs_and_saves_the_picture(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    path = write_config(tmp_path, fake_relay.url, "jobs:\n  mj_poll_interval_s: 0.05")
+    proc = await asyncio.create_subprocess_exec(
+        *RELAYBOT,
+        "chat",
+        "-c",
+        str(path),
+        "--user",
+        "ada",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    out, err = await asyncio.wait_for(proc.communicate(b"/img -m mj a red fox\n"), 60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert "✅ #1 Midjourney imagine: done" in text
+    saved = [line for line in text.splitlines() if line.startswith("[image saved: ")]
+    assert saved and (tmp_path / "data" / "media").is_dir()
+    assert "[U1] /mj " in text  # a terminal shows what to type instead of buttons
