@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -112,6 +113,8 @@ class App:
 
     async def start(self) -> None:
         await self.store.open()
+        retention = self.settings.vision.retention_h * 3600
+        await self.store.forget_images(before=time.time() - retention)  # pictures kept too long
         await self.relay.start()
         self._started = True
         log.info(

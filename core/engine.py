@@ -38,6 +38,7 @@ from core.voice import Voice
 log = logging.getLogger("relaybot.engine")
 
 IMAGE_MARKER = "[image]"
+FOOTER_MARK = "\n\n"  # the bot's own footer (it starts with 🖼) follows the model's words
 
 
 class Engine:
@@ -124,12 +125,14 @@ class Engine:
                 return
             if self._voice.show_transcript:
                 yield Notice(t("voice.transcript", lang, text=spoken))
+            if text.strip() and not parse_command(spoken):  # a caption goes with what was said
+                spoken = f"{text.strip()}\n{spoken}"
             rest = tuple(a for a in msg.attachments if a.kind != "audio")
             heard = replace(msg, text=spoken, attachments=rest)
             answer = ""
             async for event in self._route(heard, spoken, key, lang):
                 if isinstance(event, FinalText) and event.markdown:
-                    answer = event.text
+                    answer = event.text.split(FOOTER_MARK + "🖼", 1)[0]  # the model's words
                 yield event
             if answer and (await self._store.get_settings(key)).voice_reply:
                 yield await self._voice.speak(answer[:4000])
@@ -153,7 +156,7 @@ class Engine:
                 msg = replace(msg, attachments=msg.attachments + tuple(picked))
             for event in await self._commands.run(command, msg, key, lang):
                 yield await tokenize(self._store, event)
-        elif images and text.strip() and msg.chat_type == "private":
+        elif images and text.strip():  # a photo with a question (groups: addressed to us)
             async for event in self._ask_about(images, text.strip(), key, lang):
                 yield event
         elif images and not text.strip():
@@ -212,7 +215,7 @@ class Engine:
         # A picture goes to the vision model, whatever /model chose; the user is told so.
         footer = ""
         if model != chosen and self._settings.vision.name_model:
-            footer = "\n\n" + t("vision.footer", lang, model=model)
+            footer = FOOTER_MARK + t("vision.footer", lang, model=model)
         system = conv.system_prompt if conv.system_prompt is not None else chat.system_prompt
         # History keeps a marker, not the picture: images are not stored (yet).
         stored = f"{IMAGE_MARKER * len(images)} {text}".strip() if images else text

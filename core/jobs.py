@@ -15,7 +15,8 @@ from core.actions import tokenize
 from core.errors import BotError, JobLimitError, RelayTimeoutError, SubmitUncertainError
 from core.i18n import Lang, t
 from core.job_store import Job, JobStore
-from core.outbox import Destination, Outbox, OutboxUnavailable
+from core.locks import KeyedLocks
+from core.outbox import Destination, NothingSent, Outbox, OutboxUnavailable
 from core.store import SqliteStore
 from core.types import Button, ButtonRows, FinalText, ReplyEvent
 
@@ -30,7 +31,8 @@ IDLE_WAIT_S = 3600.0
 class TaskUpdate:
     """What the relay says about one task, in family-neutral terms."""
 
-    state: Literal["queued", "running", "done", "failed"]
+    # "error": this one task could not be fetched now (the others may have been)
+    state: Literal["queued", "running", "done", "failed", "error"]
     progress: int = 0
     error: str = ""
     result: str = ""  # the family's result, serialised, kept in the job row
@@ -77,6 +79,8 @@ class JobRunner:
         self._backends: dict[str, JobBackend] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._submitting = KeyedLocks()
+        self._born = self._clock()  # rows older than this process are a previous run's
 
     def add_backend(self, backend: JobBackend) -> None:
         self._backends[backend.family] = backend
@@ -87,6 +91,8 @@ class JobRunner:
         """Resume: running jobs are polled again; a job stopped mid-submit or mid-delivery is
         never repeated on its own (it may be charged, or already delivered): its user is told."""
         for job in await self.jobs.active():
+            if job.created_at >= self._born or not self._outbox.available(job.dest.platform):
+                continue  # this run's own job, or another process's platform: not ours
             if job.state == js.SUBMITTING:
                 await self.jobs.update(
                     job.id,
@@ -132,23 +138,27 @@ class JobRunner:
         """Record the job, submit it, tell the user it is queued. The row exists before the
         relay is called, and the relay's task id is stored before the user hears of it."""
         backend = self._backends[family]
-        running = await self.jobs.running_for(dest.platform, dest.user_id)
-        if len(running) >= self._max:
-            listing = "; ".join(self._line(job, dest.lang) for job in running)
-            raise JobLimitError(count=str(len(running)), max=str(self._max), jobs=listing)
-        job = await self.jobs.create(
-            family, kind, conv_key, dest, prompt, self._clock() + backend.deadline_s
-        )
+        # One user's submits one at a time (private chat and groups run in parallel), so the
+        # count and the new row cannot race past the limit.
+        async with self._submitting.hold(f"{dest.platform}:{dest.user_id}"):
+            running = await self.jobs.running_for(dest.platform, dest.user_id)
+            if len(running) >= self._max:
+                listing = "; ".join(self._line(job, dest.lang) for job in running)
+                raise JobLimitError(count=str(len(running)), max=str(self._max), jobs=listing)
+            job = await self.jobs.create(
+                family, kind, conv_key, dest, prompt, self._clock() + backend.deadline_s
+            )
         try:
             task_id = await call()
         except RelayTimeoutError as exc:
             await self.jobs.update(job.id, state=js.FAILED, error=f"submit timed out: {exc}")
             raise SubmitUncertainError(id=str(job.id)) from exc
-        except BotError as exc:
-            await self.jobs.update(job.id, state=js.FAILED, error=str(exc))
+        except BaseException as exc:  # refused, or our own bug: the slot is freed either way
+            await self.jobs.update(job.id, state=js.FAILED, error=str(exc) or type(exc).__name__)
             raise
         await self.jobs.update(
             job.id,
+            expect=js.SUBMITTING,
             state=js.RUNNING,
             relay_task_id=task_id,
             next_poll_at=self._clock() + backend.poll_interval_s,
@@ -182,10 +192,11 @@ class JobRunner:
 
     async def _sleep_until_due(self) -> None:
         rows = await self._store.query(
-            "SELECT MIN(next_poll_at) FROM jobs WHERE state = ?", (js.RUNNING,)
+            "SELECT platform, MIN(next_poll_at) FROM jobs WHERE state = ? GROUP BY platform",
+            (js.RUNNING,),
         )
-        nearest = rows[0][0] if rows and rows[0][0] is not None else None
-        wait = IDLE_WAIT_S if nearest is None else max(0.0, float(nearest) - self._clock())
+        times = [float(at) for platform, at in rows if self._outbox.available(platform)]
+        wait = max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
@@ -195,21 +206,19 @@ class JobRunner:
         now = self._clock()
         by_family: dict[str, list[Job]] = defaultdict(list)
         for job in await self.jobs.due(now):
-            by_family[job.family].append(job)
+            if self._outbox.available(job.dest.platform):  # others belong to another process
+                by_family[job.family].append(job)
         for family, jobs in by_family.items():
             backend = self._backends.get(family)
-            if backend is None:
+            if backend is None:  # a family this build does not know: look again later
+                for job in jobs:
+                    await self.jobs.update(job.id, next_poll_at=now + MAX_BACKOFF_S)
                 continue
             try:
                 updates = await backend.fetch_many(jobs)
             except BotError as exc:
                 log.warning("poll failed family=%s code=%s: %s", family, exc.code, exc)
-                for job in jobs:
-                    backoff = min(MAX_BACKOFF_S, backend.poll_interval_s * 2 ** (job.attempts + 1))
-                    await self.jobs.update(
-                        job.id, attempts=job.attempts + 1, next_poll_at=now + backoff
-                    )
-                continue
+                updates = {j.relay_task_id or "": TaskUpdate("error", error=str(exc)) for j in jobs}
             for job in jobs:
                 update = updates.get(job.relay_task_id or "", TaskUpdate("queued"))
                 await self._advance(backend, job, update, now)
@@ -229,12 +238,15 @@ class JobRunner:
                 log.info("job failed id=%d: %s", job.id, update.error)
                 reason = update.error or t("job.no_reason", lang)
                 await self._status(job, t("job.failed", lang, id=job.id, what=what, reason=reason))
-        elif now > job.deadline:
+        elif now > job.deadline:  # also when the relay cannot be asked any more
             if await self.jobs.update(job.id, expect=js.RUNNING, state=js.TIMED_OUT):
                 minutes = max(1, round((job.deadline - job.created_at) / 60))
                 await self._status(
                     job, t("job.timed_out", lang, id=job.id, what=what, minutes=minutes)
                 )
+        elif update.state == "error":  # back off, keep the progress we knew
+            backoff = min(MAX_BACKOFF_S, backend.poll_interval_s * 2 ** (job.attempts + 1))
+            await self.jobs.update(job.id, attempts=job.attempts + 1, next_poll_at=now + backoff)
         else:
             await self.jobs.update(
                 job.id,
@@ -254,10 +266,13 @@ class JobRunner:
         second copy."""
         job = await self.jobs.get(job_id)
         assert job is not None
-        events = [await tokenize(self._store, e) for e in await backend.result_events(job)]
         try:
+            try:
+                events = [await tokenize(self._store, e) for e in await backend.result_events(job)]
+            except Exception as exc:  # nothing was sent yet
+                raise NothingSent(str(exc)) from exc
             await self._outbox.send(job.dest, events)
-        except Exception as exc:  # nothing (or not all) arrived; try again later, a few times
+        except NothingSent as exc:  # try again later, a few times
             attempts = job.attempts + 1
             log.warning("delivery failed id=%d attempt=%d: %s", job.id, attempts, exc)
             if attempts >= MAX_DELIVERY_ATTEMPTS:
@@ -269,6 +284,11 @@ class JobRunner:
                     attempts=attempts,
                     next_poll_at=self._clock() + backend.poll_interval_s,
                 )
+            return
+        except Exception as exc:  # part of it may have arrived: no automatic second copy
+            log.warning("delivery interrupted id=%d: %s", job.id, exc)
+            if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
+                await self._offer_resend(job)
             return
         await self.jobs.update(job.id, expect=js.DELIVERING, state=js.DELIVERED)
         log.info("job delivered id=%d family=%s key=%s", job.id, job.family, job.conv_key)

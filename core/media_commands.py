@@ -50,8 +50,15 @@ class MediaCommands:
     """Music and video as jobs; speech both ways."""
 
     def __init__(
-        self, *, song_model: str, video_model: str, suno: SunoClient, video: VideoBackend,
-        voice: Voice, jobs: JobRunner, store: SqliteStore,
+        self,
+        *,
+        song_model: str,
+        video_model: str,
+        suno: SunoClient,
+        video: VideoBackend,
+        voice: Voice,
+        jobs: JobRunner,
+        store: SqliteStore,
     ) -> None:
         self._mv = song_model
         self._video_model = video_model
@@ -72,8 +79,9 @@ class MediaCommands:
             if not command.args:
                 raise PromptMissingError(command="lyrics")
             prompt = command.args
-            await self._jobs.submit("suno", "lyrics", key, dest, prompt,
-                                    lambda: self._suno.lyrics(prompt))
+            await self._jobs.submit(
+                "suno", "lyrics", key, dest, prompt, lambda: self._suno.lyrics(prompt)
+            )
             return []
         if command.name == "video":
             return await self._video_command(command.args, images, key, dest)
@@ -86,14 +94,20 @@ class MediaCommands:
 
     async def _song(self, args: str, key: str, dest: Destination) -> list[ReplyEvent]:
         words = args.split()
-        if len(words) == 4 and words[0] == "continue":  # a clip's "continue" button
-            _, task_id, clip_id, at = words
+        if len(words) == 4 and words[0] == "continue" and _is_position(words[3]):
+            _, task_id, clip_id, at = words  # a clip's "continue" button
             original = await self._jobs.jobs.by_task("suno", task_id)
             label = original.prompt if original else clip_id
+            start = float(at) if at != "-" else None
             await self._jobs.submit(
-                "suno", "music", key, dest, f"↪ {label}"[:200],
-                lambda: self._suno.music(mv=self._mv, continue_clip_id=clip_id,
-                                         continue_at=float(at), task_id=task_id),
+                "suno",
+                "music",
+                key,
+                dest,
+                label[:200],
+                lambda: self._suno.music(
+                    mv=self._mv, continue_clip_id=clip_id, continue_at=start, task_id=task_id
+                ),
             )
             return []
         model, rest = split_model_flag(args, self._mv)
@@ -102,10 +116,17 @@ class MediaCommands:
             raise PromptMissingError(command="song")
         label = str(fields.get("title") or fields.get("description") or fields.get("tags"))
         await self._jobs.submit(
-            "suno", "music", key, dest, label[:200],
+            "suno",
+            "music",
+            key,
+            dest,
+            label[:200],
             lambda: self._suno.music(
-                description=_opt(fields, "description"), prompt=_opt(fields, "prompt"),
-                title=_opt(fields, "title"), tags=_opt(fields, "tags"), mv=model,
+                description=_opt(fields, "description"),
+                prompt=_opt(fields, "prompt"),
+                title=_opt(fields, "title"),
+                tags=_opt(fields, "tags"),
+                mv=model,
                 instrumental=bool(fields["instrumental"]),
             ),
         )
@@ -118,8 +139,14 @@ class MediaCommands:
         if len(words) == 2 and words[0] == "extend":  # Luma's "extend" button
             original = await self._jobs.jobs.by_task("video", words[1])
             prompt = original.prompt if original else ""
-            await self._jobs.submit("video", LUMA, key, dest, f"↪ {prompt}"[:200],
-                                    lambda: self._video.luma.extend(words[1], prompt))
+            await self._jobs.submit(
+                "video",
+                LUMA,
+                key,
+                dest,
+                prompt[:200],
+                lambda: self._video.luma.extend(words[1], prompt),
+            )
             return []
         model, rest = split_model_flag(args, self._video_model)
         aspect, rest = aspect_of(rest)
@@ -131,27 +158,43 @@ class MediaCommands:
         uri = await _data_uri(images[0]) if images else None
         name = model.lower()
         if name == "luma" or name.startswith("ray"):
-            kind, call = LUMA, lambda: self._video.luma.generate(
-                prompt, aspect_ratio=aspect, image_url=uri,
-                model_name=None if name == "luma" else model,
-                duration=f"{duration}s" if duration else None,
+            kind, call = (
+                LUMA,
+                lambda: self._video.luma.generate(
+                    prompt,
+                    aspect_ratio=aspect,
+                    image_url=uri,
+                    model_name=None if name == "luma" else model,
+                    duration=f"{duration}s" if duration else None,
+                ),
             )
         elif name.startswith("kling"):
             if uri is None:
-                kind, call = KLING_T2V, lambda: self._video.kling.text2video(
-                    prompt, model_name=model, aspect_ratio=aspect,
-                    duration=str(duration) if duration else None,
+                kind, call = (
+                    KLING_T2V,
+                    lambda: self._video.kling.text2video(
+                        prompt,
+                        model_name=model,
+                        aspect_ratio=aspect,
+                        duration=str(duration) if duration else None,
+                    ),
                 )
             else:
                 raw = uri.split(",", 1)[1]  # Kling wants the base64 without the data: prefix
-                kind, call = KLING_I2V, lambda: self._video.kling.image2video(
-                    raw, prompt, model_name=model, duration=str(duration) if duration else None
+                kind, call = (
+                    KLING_I2V,
+                    lambda: self._video.kling.image2video(
+                        raw, prompt, model_name=model, duration=str(duration) if duration else None
+                    ),
                 )
         else:  # Runway (gen3a_turbo, gen4_turbo): image to video only
             if uri is None:
                 raise FeatureUnavailableError(feature=f"{model} without a photo")
-            kind, call = RUNWAY, lambda: self._video.runway.image_to_video(
-                uri, prompt, model=model, duration=duration
+            kind, call = (
+                RUNWAY,
+                lambda: self._video.runway.image_to_video(
+                    uri, prompt, model=model, duration=duration
+                ),
             )
         await self._jobs.submit("video", kind, key, dest, prompt[:200] or model, call)
         return []
@@ -161,11 +204,22 @@ class MediaCommands:
         if word in ("on", "off", "开", "关"):
             on = word in ("on", "开")
             await self._store.set_voice_reply(key, on)
-            return [FinalText(t("voice.reply_on" if on else "voice.reply_off", lang),
-                              markdown=False)]
+            return [
+                FinalText(t("voice.reply_on" if on else "voice.reply_off", lang), markdown=False)
+            ]
         state = (await self._store.get_settings(key)).voice_reply
-        return [FinalText(t("voice.status", lang, state="on" if state else "off"),
-                          markdown=False)]
+        return [FinalText(t("voice.status", lang, state="on" if state else "off"), markdown=False)]
+
+
+def _is_position(text: str) -> bool:
+    """A continue position: seconds, or "-" for "from the end"."""
+    if text == "-":
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _opt(fields: dict[str, str | bool], name: str) -> str | None:

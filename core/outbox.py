@@ -43,7 +43,12 @@ class PlatformSink(Protocol):
         ...
 
 
-class OutboxUnavailable(Exception):
+class NothingSent(Exception):
+    """A send failed before any message went out: trying again cannot make a duplicate.
+    Any other exception from a sink means some of it may have arrived."""
+
+
+class OutboxUnavailable(NothingSent):
     """No adapter is running for the destination's platform (yet)."""
 
 

@@ -91,8 +91,9 @@ class SunoBackend:
                 events.append(AudioReply(audio, "audio/mpeg", title))
             else:
                 events.append(audio)
-            at = clip.get("duration") or 0
-            action = f"/song continue {result.get('task_id', '')} {clip.get('id', '')} {at:g}"
+            at = clip.get("duration")
+            # "-": no duration known; the relay then continues from the clip's end itself
+            action = f"/song continue {result.get('task_id', '')} {clip.get('id', '')} {at or '-'}"
             buttons.append(Button(t("suno.continue", lang, n=n), action))
         if lyrics:
             events.append(FinalText(lyrics, markdown=False))

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 
+from core.errors import BotError
 from core.i18n import Lang, t
 from core.job_store import Job
 from core.jobs import TaskUpdate
@@ -43,12 +44,21 @@ class VideoBackend:
         self._media = media
 
     async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
-        """These relays have no batch route: one fetch per task, side by side."""
-        tasks = await asyncio.gather(*(self._fetch(job) for job in jobs))
-        return {
-            task.id or (job.relay_task_id or ""): self._update(task)
-            for job, task in zip(jobs, tasks, strict=True)
-        }
+        """These relays have no batch route: one fetch per task, side by side. Results are
+        keyed by the id the job stored (the backend's own id in the answer may differ), and
+        one task that cannot be fetched does not hold up the others."""
+        tasks = await asyncio.gather(*(self._fetch(job) for job in jobs), return_exceptions=True)
+        updates: dict[str, TaskUpdate] = {}
+        for job, task in zip(jobs, tasks, strict=True):
+            task_id = job.relay_task_id or ""
+            if isinstance(task, BotError):
+                log.warning("video poll failed job=%d: %s", job.id, task)
+                updates[task_id] = TaskUpdate("error", error=str(task))
+            elif isinstance(task, BaseException):
+                raise task
+            else:
+                updates[task_id] = self._update(task, task_id)
+        return updates
 
     async def _fetch(self, job: Job) -> VideoTask:
         task_id = job.relay_task_id or ""
@@ -60,9 +70,9 @@ class VideoBackend:
         return await self.runway.fetch(task_id)
 
     @staticmethod
-    def _update(task: VideoTask) -> TaskUpdate:
+    def _update(task: VideoTask, task_id: str) -> TaskUpdate:
         if task.status == "done":
-            result = {"task_id": task.id, "video": task.video_url}
+            result = {"task_id": task_id, "video": task.video_url}
             return TaskUpdate("done", 100, result=json.dumps(result))
         if task.status == "failed":
             return TaskUpdate("failed", task.progress, error=task.fail_reason or task.raw_state)

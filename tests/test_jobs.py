@@ -12,7 +12,7 @@ from core.errors import JobLimitError, RelayTimeoutError, RelayUpstreamError, Su
 from core.i18n import Lang
 from core.job_store import Job
 from core.jobs import JobRunner, TaskUpdate
-from core.outbox import Destination, Outbox
+from core.outbox import Destination, NothingSent, Outbox
 from core.store import SqliteStore
 from core.types import ButtonRows, FinalText, ImageReply, ReplyEvent
 
@@ -60,10 +60,15 @@ class Sink:
         self.sent: list[ReplyEvent] = []
         self.edits: list[tuple[str, str]] = []
         self.fail = False
+        self.break_after_first = False
 
     async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:
         if self.fail:
-            raise ConnectionError("platform down")
+            raise NothingSent("platform down")
+        if self.break_after_first:
+            self.break_after_first = False
+            self.sent.append(events[0])
+            raise ConnectionError("connection lost halfway")
         self.sent += events
         return [f"m{len(self.sent)}"]
 
@@ -144,6 +149,7 @@ async def test_a_restart_resumes_polling_and_the_result_arrives_once(
     await first.stop()  # the process stops before the relay finishes
 
     family.states["task-9"] = TaskUpdate("done", 100, result="DOG")
+    clock.now += 1
     second = runner(store, sink, clock, family)  # a new process, same database
     await second.start()
     try:
@@ -164,6 +170,7 @@ async def test_stopped_mid_delivery_offers_a_resend_never_a_duplicate(
     # The process died after marking the job delivering (the result may or may not have gone).
     await jobs.jobs.update(job.id, state=js.DELIVERING, result="BIRD")
 
+    clock.now += 1  # later, a new process
     again = runner(store, sink, clock, family)
     await again.start()
     await again.stop()
@@ -182,8 +189,10 @@ async def test_stopped_mid_submit_is_not_resubmitted_and_the_user_is_told(
     store: SqliteStore, clock: Clock
 ) -> None:
     sink, family = Sink(), FakeFamily()
+    previous = runner(store, sink, clock, family)
+    await previous.jobs.create("fake", "imagine", "k", DEST, "lost", clock.now + 600)
+    clock.now += 1  # the process died mid-submit; a new one starts
     jobs = runner(store, sink, clock, family)
-    await jobs.jobs.create("fake", "imagine", "k", DEST, "lost", clock.now + 600)
     await jobs.start()
     await jobs.stop()
     assert (await jobs.jobs.get(1)).state == js.FAILED  # type: ignore[union-attr]
@@ -274,3 +283,60 @@ def _returns(task_id: str):  # type: ignore[no-untyped-def]
         return task_id
 
     return submit
+
+
+async def test_a_delivery_cut_halfway_is_offered_again_not_repeated(
+    store: SqliteStore, clock: Clock
+) -> None:
+    sink, family = Sink(), FakeFamily()
+    jobs = runner(store, sink, clock, family)
+    job = await jobs.submit("fake", "imagine", "k", DEST, "y", _returns("h1"))
+    family.states["h1"] = TaskUpdate("done", result="Y")
+    sink.break_after_first = True
+    clock.now += 5
+    await jobs.poll_once()
+    clock.now += 5
+    await jobs.poll_once()
+    assert [i.data for i in sink.images()] == [b"Y"]  # once, not again on the next poll
+    assert (await jobs.jobs.get(job.id)).state == js.IN_DOUBT  # type: ignore[union-attr]
+    assert any(isinstance(e, ButtonRows) for e in sink.sent)  # the resend button
+
+
+async def test_concurrent_submits_cannot_pass_the_limit(store: SqliteStore, clock: Clock) -> None:
+    import asyncio
+
+    sink, family = Sink(), FakeFamily()
+    jobs = runner(store, sink, clock, family, max_running_per_user=1)
+    results = await asyncio.gather(
+        *(jobs.submit("fake", "imagine", "k", DEST, f"p{n}", _returns(f"c{n}")) for n in range(3)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, JobLimitError) for r in results) == 2
+
+
+async def test_a_bug_in_a_submit_frees_the_slot(store: SqliteStore, clock: Clock) -> None:
+    sink, family = Sink(), FakeFamily()
+    jobs = runner(store, sink, clock, family, max_running_per_user=1)
+
+    async def broken() -> str:
+        raise ValueError("not a number")
+
+    with pytest.raises(ValueError):
+        await jobs.submit("fake", "imagine", "k", DEST, "x", broken)
+    await jobs.submit("fake", "imagine", "k", DEST, "y", _returns("ok"))  # the slot is free
+
+
+async def test_jobs_of_a_platform_not_running_here_are_left_alone(
+    store: SqliteStore, clock: Clock
+) -> None:
+    sink, family = Sink(), FakeFamily()
+    jobs = runner(store, sink, clock, family)
+    elsewhere = Destination("telegram", "chat-9", "user-9", "en")
+    other = await jobs.jobs.create("fake", "imagine", "k9", elsewhere, "theirs", clock.now + 600)
+    await jobs.jobs.update(other.id, state=js.RUNNING, relay_task_id="t9")
+    family.states["t9"] = TaskUpdate("done", result="THEIRS")
+    clock.now += 5
+    await jobs.poll_once()
+    assert family.fetches == 0 and sink.images() == []
+    assert (await jobs.jobs.get(other.id)).state == js.RUNNING  # type: ignore[union-attr]
