@@ -10,7 +10,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Message, Update
-from telegram.error import TelegramError
+from telegram.error import TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -30,7 +30,7 @@ from core.commands import COMMANDS, parse_command
 from core.config import Settings
 from core.engine import Engine
 from core.i18n import LANGS, pick_lang, t
-from core.outbox import Destination, Outbox
+from core.outbox import Destination, NothingSent, Outbox
 from core.types import IncomingMessage, ReplyEvent
 
 # PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
@@ -270,8 +270,17 @@ class TelegramAdapter:
             self._sender, self._target_of(dest), interval_s=self._config.edit_interval_s,
             max_upload=int(self._config.max_upload_mb * MB),
         )
-        await renderer.render(stream())
+        try:
+            await renderer.render(stream())
+        except TimedOut:
+            raise  # it may have arrived
+        except Exception as exc:
+            if not renderer.message_ids:
+                raise NothingSent(str(exc)) from exc  # safe to try again later
+            raise
         if renderer.gone:
+            if not renderer.message_ids:
+                raise NothingSent(f"chat {dest.chat_id} cannot be written to")
             raise ChatGone(dest.chat_id)
         return renderer.message_ids
 
