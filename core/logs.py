@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from typing import TextIO
+from urllib.parse import quote
 
 REDACTED = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -19,8 +20,11 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str], *, as_json: bool = False) -> None:
         super().__init__(TEXT_FORMAT)
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Each secret also as it looks inside a URL (a bot token's ":" becomes "%3A" in the
+        # file download URLs httpx logs). Longest first, so a secret that contains another
+        # is replaced whole.
+        variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote(s))}
+        self._secrets = sorted(variants, key=len, reverse=True)
         self._as_json = as_json
 
     def redact(self, text: str) -> str:

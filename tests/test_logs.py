@@ -56,3 +56,10 @@ async def test_a_whole_session_logs_no_secret_and_names_key_and_request_id(
     assert "key=test:u:zoe" in answer and "request_id=req-" in answer and "model=gpt-test" in answer
     error = next(line for line in logs.splitlines() if "code=relay_auth" in line)
     assert "key=test:u:zoe" in error and "request_id=req-" in error and "无效的令牌" in error
+
+
+def test_a_secret_inside_a_url_is_redacted_in_its_encoded_form() -> None:
+    formatter = RedactingFormatter([TG_TOKEN])
+    url = "GET http://api/file/bot987654%3ATELEGRAM-TOKEN-SECRET-abcdef/photos/1.jpg"
+    record = logging.LogRecord("httpx", logging.DEBUG, __file__, 1, url, (), None)
+    assert formatter.format(record).endswith("GET http://api/file/bot***/photos/1.jpg")

@@ -426,3 +426,32 @@ async def test_groups_ignore_other_bots_commands_and_words_inside_words(
         fake.send_text(GROUP, "hey AI, are you there?", **group)
         await fake.wait_for(lambda: texts(fake, GROUP) == ["echo: hey AI, are you there?"])
     assert relay_texts(fake_relay) == ["hey AI, are you there?"]
+
+
+async def test_the_bot_token_and_relay_key_never_reach_the_logs(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    import io
+    import logging
+
+    from core.logs import setup_logging
+    from tests.conftest import TEST_KEY
+
+    settings = bot_settings(tmp_path, fake_relay, fake)
+    stream = io.StringIO()
+    handler = setup_logging("DEBUG", settings.secrets(), stream=stream)
+    # Let library loggers speak at DEBUG too: PTB and httpx log request URLs with the token.
+    for name in ("telegram", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        async with running_bot(settings, fake):
+            fake.send_photo(USER, picture(), caption="/vision what is it?")
+            await fake.wait_for(lambda: len(texts(fake, USER)) >= 1)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for name in ("telegram", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logs = stream.getvalue()
+    assert "getFile" in logs or "sendMessage" in logs  # the libraries did log their calls
+    assert fake.token not in logs and fake.token.split(":")[1] not in logs
+    assert TEST_KEY not in logs
