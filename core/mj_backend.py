@@ -17,6 +17,9 @@ log = logging.getLogger("relaybot.jobs")
 
 BUTTONS_PER_ROW = 5
 PROMPT_NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
+# Actions that open a form on Discord (a mask or a zoom factor to type): a button alone
+# would leave the task waiting for input, so they are not offered.
+NEEDS_INPUT = ("CustomZoom", "Inpaint")
 
 
 def button_label(custom_id: str, label: str = "", emoji: str = "") -> str:
@@ -96,6 +99,7 @@ class MjBackend:
         buttons = [
             Button(button_label(cid, label, emoji), f"/mj {result.get('task_id', '')} {cid}")
             for cid, label, emoji in result.get("buttons", [])
+            if not any(kind in cid for kind in NEEDS_INPUT)
         ]
         if buttons:
             rows: tuple[tuple[Button, ...], ...] = tuple(

@@ -53,6 +53,9 @@ async def test_midjourney_progress_grid_buttons_and_an_upscale(
         fake.press_button(USER, grid.message_id, u2["callback_data"])
         await fake.wait_for(lambda: any("#2 Midjourney U2: done" in t for t in texts(fake, USER)))
         assert len(fake.calls_to("sendPhoto", ok=True)) == 2
+    upscaled = [m for m in fake.messages(USER) if m.media.get("photo")][-1]
+    labels = [b["text"] for row in upscaled.reply_markup["inline_keyboard"] for b in row]
+    assert labels and not any("Custom Zoom" in x or "Vary (Region)" in x for x in labels)
     submits = [r for r in fake_relay.requests if r.path.startswith("/mj/submit/")]
     assert [r.path for r in submits] == ["/mj/submit/imagine", "/mj/submit/action"]
     assert submits[0].json["prompt"] == "a fox in the snow --ar 4:3"  # MJ flags pass through
