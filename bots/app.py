@@ -12,6 +12,7 @@ from types import TracebackType
 
 from core.adapter import Adapter
 from core.config import Settings
+from core.config_platforms import _without_userinfo
 from core.engine import Engine
 from core.img_commands import ImageCommands
 from core.jobs import JobRunner
@@ -118,7 +119,9 @@ class App:
         await self.relay.start()
         self._started = True
         log.info(
-            "started storage=%s relay=%s", self.settings.storage.path, self.settings.relay.base_url
+            "started storage=%s relay=%s",
+            self.settings.storage.path,
+            _without_userinfo(self.settings.relay.base_url),
         )
 
     async def stop(self, drain_timeout: float = DRAIN_TIMEOUT_S) -> None:

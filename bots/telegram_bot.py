@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -250,7 +251,10 @@ class TelegramAdapter:
             interval_s=self._config.edit_interval_s,
             max_upload=int(self._config.max_upload_mb * MB),
         )
-        await renderer.render(self._engine.handle(incoming))
+        # aclosing: whatever happens while rendering, the engine's reply is closed at once,
+        # which releases its conversation for the next message.
+        async with aclosing(self._engine.handle(incoming)) as events:
+            await renderer.render(events)
 
     # --- messages the core sends on its own (jobs) ------------------------------------------
 
@@ -268,7 +272,7 @@ class TelegramAdapter:
 
         renderer = ReplyRenderer(
             self._sender, self._target_of(dest), interval_s=self._config.edit_interval_s,
-            max_upload=int(self._config.max_upload_mb * MB),
+            max_upload=int(self._config.max_upload_mb * MB), tolerant=False,
         )
         try:
             await renderer.render(stream())

@@ -28,6 +28,7 @@ log = logging.getLogger("relaybot.telegram")
 
 CALLBACK_PREFIX = "a:"
 CAPTION_LIMIT = 1024
+NOTICE_LIMIT = 3500  # the bot's own short texts; one that quotes user input is cut
 PHOTO_LIMIT = 10_000_000
 TYPING_EVERY_S = 4.5  # Telegram shows "typing…" for about 5 s
 TYPING_DELAY_S = 0.25  # a reply faster than this (commands) needs no "typing…" call
@@ -53,8 +54,10 @@ class ReplyRenderer:
     """
 
     def __init__(
-        self, sender: TelegramSender, target: Target, *, interval_s: float, max_upload: int
+        self, sender: TelegramSender, target: Target, *, interval_s: float, max_upload: int,
+        tolerant: bool = True,
     ) -> None:
+        self._tolerant = tolerant  # replies go on after a refused part; job deliveries stop
         self._sender = sender
         self._target = target
         self._interval = interval_s
@@ -78,6 +81,13 @@ class ReplyRenderer:
                     log.info(
                         "chat %s cannot be written to (blocked?); reply dropped", self._target.key
                     )
+                except TelegramError as exc:
+                    if not self._tolerant:
+                        raise
+                    # One part Telegram refused (too long, odd entity...): the rest goes on,
+                    # and the engine is drained so the conversation is never left locked.
+                    log.error("telegram refused part of a reply chat=%s: %s",
+                              self._target.key, exc.message)
             await self._flush(None)
             await self._end_stream()
         except ChatGone:
@@ -120,7 +130,8 @@ class ReplyRenderer:
             self._pending = lambda markup: self._finish(stream, event.text, markup)
         elif isinstance(event, Notice | ErrorReply):
             await self._stop_typing()
-            sent = await self._sender.send_text(self._target, plain(event.text))
+            text = event.text if len(event.text) <= NOTICE_LIMIT else event.text[:NOTICE_LIMIT] + "…"
+            sent = await self._sender.send_text(self._target, plain(text))
             self.message_ids.append(str(sent.message_id))
         elif isinstance(event, ImageReply):
             self._pending = lambda markup: self._image(event, markup)

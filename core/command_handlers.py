@@ -71,8 +71,14 @@ class CommandHandlers:
         default = self._settings.models.chat
         return [default, *(m for m in self._settings.models.chat_choices if m != default)]
 
+    def allowed_model(self, stored: str | None) -> str:
+        """The conversation's model, if the admin still allows it; else the default."""
+        if stored and stored in self.model_choices():
+            return stored
+        return self._settings.models.chat
+
     async def current_model(self, key: str) -> str:
-        return (await self._store.get_settings(key)).model or self._settings.models.chat
+        return self.allowed_model((await self._store.get_settings(key)).model)
 
     async def _start(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
         return t("cmd.start", lang, name=msg.display_name or "👋")
@@ -115,7 +121,7 @@ class CommandHandlers:
         wanted = command.args.split()[0]
         match = next((m for m in choices if m.lower() == wanted.lower()), None)
         if match is None:
-            raise UnknownModelError(name=wanted, choices=", ".join(choices))
+            raise UnknownModelError(name=wanted[:64], choices=", ".join(choices))
         await self._store.set_model(key, None if match == self._settings.models.chat else match)
         return t("cmd.model.set", lang, model=match)
 

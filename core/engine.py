@@ -210,7 +210,7 @@ class Engine:
         """Stream an answer to ``text`` (with ``images`` as data URIs) and store the turn."""
         chat = self._settings.chat
         conv = await self._store.get_settings(key)
-        chosen = conv.model or self._settings.models.chat
+        chosen = self._commands.allowed_model(conv.model)
         model = model or chosen
         # A picture goes to the vision model, whatever /model chose; the user is told so.
         footer = ""

@@ -258,6 +258,22 @@ class NothingToSayError(UserInputError):
     code = "nothing_to_say"
 
 
+class BadFlagError(UserInputError):
+    code = "bad_flag"
+
+
+class NeedsPhotoError(UserInputError):
+    code = "needs_photo"
+
+
+class NoPhotoPromptError(UserInputError):
+    code = "no_photo_prompt"
+
+
+class UnknownVideoModelError(UserInputError):
+    code = "unknown_video_model"
+
+
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
@@ -292,6 +308,10 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     PromptMissingError: "error.missing_prompt",
     BlendCountError: "error.blend_count",
     AudioTooLongError: "error.audio_too_long",
+    BadFlagError: "error.bad_flag",
+    NeedsPhotoError: "error.needs_photo",
+    NoPhotoPromptError: "error.no_photo_prompt",
+    UnknownVideoModelError: "error.unknown_video_model",
     NothingToSayError: "error.nothing_to_say",
 }
 

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 from core.commands import Command
 from core.errors import (
+    BadFlagError,
     BlendCountError,
-    FeatureUnavailableError,
     MissingImageError,
+    NoPhotoPromptError,
     NotEnabledError,
     PromptMissingError,
 )
@@ -99,7 +100,9 @@ class ImageCommands:
         self, args: str, images: Sequence[Attachment], key: str, dest: Destination
     ) -> list[ReplyEvent]:
         model, prompt = split_model_flag(args, self._default)
-        if not prompt:
+        if prompt.startswith("-") and not _AR.match(prompt):  # "-m" alone, "--ar x", "-x"
+            raise BadFlagError(command="img")
+        if not aspect_of(prompt)[1]:  # nothing to draw once the flags are taken out
             raise PromptMissingError(command="img")
         if model.lower() in MJ_NAMES:
             uris = [await self._data_uri(a) for a in images]
@@ -110,7 +113,7 @@ class ImageCommands:
         aspect, plain_prompt = aspect_of(prompt)
         if model.lower() == "ideogram":
             if images:
-                raise FeatureUnavailableError(feature="ideogram + photo")
+                raise NoPhotoPromptError(model="ideogram")
             if aspect and not _ideogram_offers(aspect):
                 aspect = None  # a ratio ideogram does not offer: its default
             results = await self._images.ideogram(plain_prompt, aspect_ratio=aspect)
@@ -130,7 +133,8 @@ class ImageCommands:
         url = image.url or ""
         fetched = await self._media.fetch(url)
         if fetched is None:
-            return FinalText(t("job.link", lang, url=url), markdown=False)
+            key = "job.link" if self._media.linkable(url) else "job.result_gone"
+            return FinalText(t(key, lang, url=url), markdown=False)
         data, mime = fetched
         return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
 

@@ -26,6 +26,11 @@ class MediaFetcher:
         self._relay = relay
         self._limits = limits
 
+    @staticmethod
+    def linkable(url: str) -> bool:
+        """Whether ``url`` is worth showing to a user as a link (http or https only)."""
+        return url.startswith(("https://", "http://"))
+
     async def fetch(self, url: str) -> tuple[bytes, str] | None:
         """(bytes, content type), or None when the file is too large or cannot be had."""
         if not url:

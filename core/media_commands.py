@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 
 from core.commands import Command
-from core.errors import FeatureUnavailableError, NothingToSayError, PromptMissingError
+from core.errors import (
+    BadFlagError,
+    NeedsPhotoError,
+    NothingToSayError,
+    PromptMissingError,
+    UnknownVideoModelError,
+)
 from core.i18n import Lang, t
 from core.images import prepare_image
 from core.img_commands import aspect_of, split_model_flag
@@ -18,6 +25,7 @@ from core.types import Attachment, FinalText, IncomingMessage, ReplyEvent
 from core.video_backend import KLING_I2V, KLING_T2V, LUMA, RUNWAY, VideoBackend
 from core.voice import Voice
 
+MAX_VIDEO_S = 30
 _INSTRUMENTAL = re.compile(r"^(?:-i|--instrumental)\b\s*", re.IGNORECASE)
 _DURATION = re.compile(r"(?:--duration|-d)\s+(\d+)\s*s?\b", re.IGNORECASE)
 _FIELD = re.compile(r"^(title|tags|style)\s*[:：]\s*(.*)$", re.IGNORECASE)
@@ -111,6 +119,8 @@ class MediaCommands:
             )
             return []
         model, rest = split_model_flag(args, self._mv)
+        if _dangling_flag(rest):
+            raise BadFlagError(command="song")
         fields = parse_song(rest)
         if not (fields.get("description") or fields.get("prompt") or fields.get("tags")):
             raise PromptMissingError(command="song")
@@ -153,6 +163,8 @@ class MediaCommands:
         duration_match = _DURATION.search(rest)
         duration = int(duration_match[1]) if duration_match else None
         prompt = _DURATION.sub("", rest).strip()
+        if (duration is not None and not 1 <= duration <= MAX_VIDEO_S) or _dangling_flag(prompt):
+            raise BadFlagError(command="video")
         if not prompt and not images:
             raise PromptMissingError(command="video")
         uri = await _data_uri(images[0]) if images else None
@@ -187,15 +199,17 @@ class MediaCommands:
                         raw, prompt, model_name=model, duration=str(duration) if duration else None
                     ),
                 )
-        else:  # Runway (gen3a_turbo, gen4_turbo): image to video only
+        elif name.startswith(("gen", "runway")):  # Runway: image to video only
             if uri is None:
-                raise FeatureUnavailableError(feature=f"{model} without a photo")
+                raise NeedsPhotoError(model=model)
             kind, call = (
                 RUNWAY,
                 lambda: self._video.runway.image_to_video(
                     uri, prompt, model=model, duration=duration
                 ),
             )
+        else:
+            raise UnknownVideoModelError(model=model[:64])
         await self._jobs.submit("video", kind, key, dest, prompt[:200] or model, call)
         return []
 
@@ -208,7 +222,15 @@ class MediaCommands:
                 FinalText(t("voice.reply_on" if on else "voice.reply_off", lang), markdown=False)
             ]
         state = (await self._store.get_settings(key)).voice_reply
-        return [FinalText(t("voice.status", lang, state="on" if state else "off"), markdown=False)]
+        word = t("voice.state_on" if state else "voice.state_off", lang)
+        return [FinalText(t("voice.status", lang, state=word), markdown=False)]
+
+
+def _dangling_flag(text: str) -> bool:
+    """A prompt that still starts with a flag: a flag without its value, or one we don't know
+    ("-m" alone, "-d abc"). Sent on, it would become the prompt of a paid job."""
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    return first.startswith("-") and first not in ("-i", "--instrumental") and len(first) > 1
 
 
 def _is_position(text: str) -> bool:
@@ -216,10 +238,10 @@ def _is_position(text: str) -> bool:
     if text == "-":
         return True
     try:
-        float(text)
+        seconds = float(text)
     except ValueError:
         return False
-    return True
+    return math.isfinite(seconds) and seconds >= 0
 
 
 def _opt(fields: dict[str, str | bool], name: str) -> str | None:

@@ -57,6 +57,8 @@ class MjBackend:
 
     @staticmethod
     def _update(task: MjTask) -> TaskUpdate:
+        if task.status == "SUCCESS" and not (task.image_url or task.description_prompts):
+            return TaskUpdate("running", 99)  # done but no picture yet: keep looking
         if task.status == "SUCCESS":
             result = {
                 "task_id": task.id,
@@ -91,7 +93,8 @@ class MjBackend:
         caption = f"#{job.id} {job.prompt}"[:1000]
         fetched = await self._media.fetch(url)
         if fetched is None:
-            events.append(FinalText(t("job.link", lang, url=url), markdown=False))
+            key = "job.link" if self._media.linkable(url) else "job.result_gone"
+            events.append(FinalText(t(key, lang, url=url), markdown=False))
         else:
             data, mime = fetched
             mime = mime if mime.startswith("image/") else "image/png"

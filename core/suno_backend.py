@@ -40,6 +40,9 @@ class SunoBackend:
 
     @staticmethod
     def _update(task: SunoTask) -> TaskUpdate:
+        missing = task.action != "LYRICS" and not any(c.audio_url for c in task.clips)
+        if task.status == "SUCCESS" and missing:
+            return TaskUpdate("running", 99)  # done but no audio yet: keep looking
         if task.status == "SUCCESS":
             result = {
                 "task_id": task.id,
@@ -103,4 +106,7 @@ class SunoBackend:
 
     async def _fetch(self, url: str, lang: Lang) -> bytes | FinalText:
         fetched = await self._media.fetch(url)
-        return fetched[0] if fetched else FinalText(t("job.link", lang, url=url), markdown=False)
+        if fetched:
+            return fetched[0]
+        key = "job.link" if self._media.linkable(url) else "job.result_gone"
+        return FinalText(t(key, lang, url=url), markdown=False)

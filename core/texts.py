@@ -167,6 +167,11 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "结果文件无法直接发送，请点链接查看：{url}",
         "en": "The result could not be uploaded here; open it with this link: {url}",
     },
+    "job.result_gone": {
+        "zh": "任务完成了，但结果无法从 AI 服务取回。请重试。",
+        "en": "The job finished, but its result could not be fetched from the AI service. "
+        "Please try again.",
+    },
     "jobs.none": {"zh": "你没有正在运行的任务。", "en": "You have no jobs running."},
     "jobs.head": {
         "zh": "你的任务（{count}/{max} 个运行中）：",
@@ -218,6 +223,24 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "好的，我会用文字回答语音消息。",
         "en": "OK: I will answer voice notes in text.",
     },
+    "error.bad_flag": {
+        "zh": "参数写得不对。用法见 /help {command}。",
+        "en": "A flag is missing its value or is unknown. See /help {command}.",
+    },
+    "error.needs_photo": {
+        "zh": "{model} 需要一张图片：发送图片并在说明里写 /video 描述，或回复一张图片。",
+        "en": "{model} needs a photo: send one with /video PROMPT as its caption, or reply to one.",
+    },
+    "error.no_photo_prompt": {
+        "zh": "{model} 不能以图片为输入。请去掉图片，或换用 -m mj。",
+        "en": "{model} cannot take a photo. Leave the photo out, or use -m mj.",
+    },
+    "error.unknown_video_model": {
+        "zh": "不认识视频模型 {model}。可用：luma、ray-v2、kling-*、gen3a_turbo、gen4_turbo。",
+        "en": "Unknown video model {model}. Use luma, ray-v2, kling-*, gen3a_turbo or gen4_turbo.",
+    },
+    "voice.state_on": {"zh": "开", "en": "on"},
+    "voice.state_off": {"zh": "关", "en": "off"},
     "voice.status": {
         "zh": "语音回答：{state}。用法：/voice on 或 /voice off",
         "en": "Voice answers: {state}. Usage: /voice on or /voice off",

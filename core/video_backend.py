@@ -13,7 +13,7 @@ from core.job_store import Job
 from core.jobs import TaskUpdate
 from core.media import MediaFetcher
 from core.relay.video import KlingClient, KlingKind, LumaClient, RunwayClient, VideoTask
-from core.types import Button, ButtonRows, ReplyEvent, VideoReply
+from core.types import Button, ButtonRows, FinalText, ReplyEvent, VideoReply
 
 log = logging.getLogger("relaybot.jobs")
 
@@ -87,6 +87,8 @@ class VideoBackend:
         url = str(result.get("video") or "")
         caption = f"#{job.id} {job.prompt}"[:1000]
         fetched = await self._media.fetch(url)  # too large or not to be had: the link
+        if fetched is None and not self._media.linkable(url):
+            return [FinalText(t("job.result_gone", job.dest.lang), markdown=False)]
         video = VideoReply(fetched[0] if fetched else None, url, "video/mp4", caption)
         events: list[ReplyEvent] = [video]
         if job.kind == LUMA:

@@ -337,3 +337,56 @@ async def test_help_details_every_command_in_both_languages(app: App, lang: str)
         events = await collect(app, message(f"/help {spec.name}", language=lang))
         text = events[0].text  # type: ignore[union-attr]
         assert text.startswith(f"/{spec.name}") and text != t(spec.help_key, lang), spec.name
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("/img -m", "bad_flag"),
+        ("/img --ar", "bad_flag"),
+        ("/img --ar 16:9", "missing_prompt"),
+        ("/video -d abc a cat", "bad_flag"),
+        ("/video -d 99999999999 a cat", "bad_flag"),
+        ("/video -m", "bad_flag"),
+        ("/video -m foo a cat", "unknown_video_model"),
+        ("/video -m gen3a_turbo a storm", "needs_photo"),
+        ("/song -m", "bad_flag"),
+    ],
+)
+async def test_bad_flags_never_become_the_prompt_of_a_paid_job(
+    app: App, fake_relay: FakeRelay, text: str, code: str
+) -> None:
+    events = await collect(app, message(text))
+    assert [getattr(e, "code", "") for e in events] == [code], events
+    assert not [r for r in fake_relay.requests if r.path != "/v1/chat/completions"]
+
+
+async def test_a_200_html_page_instead_of_a_stream_is_an_error_not_a_cut_answer(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    fake_relay.enqueue(Raw(200, b"<html>Please log in</html>", "text/html"))
+    events = await collect(app, message("hello"))
+    assert [type(e) for e in events] == [ErrorReply]
+    assert events[0].code == "relay_bad_response"  # type: ignore[union-attr]
+
+
+async def test_a_model_the_admin_no_longer_allows_falls_back_to_the_default(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    async with App(make_settings(tmp_path, fake_relay.url)) as app:
+        await collect(app, message("/model fake-think"))
+    narrower = "  chat_choices: [gpt-test]\n"
+    text = (
+        (tmp_path / "config.yaml")
+        .read_text()
+        .replace(
+            "  chat_choices: [gpt-test, fake-think, fake-reasoner, fake-cut, fake-keepalive]\n",
+            narrower,
+        )
+    )
+    from core.config import parse_config
+    from tests.conftest import TEST_KEY
+
+    async with App(parse_config(text, "c", {"RELAY_API_KEY": TEST_KEY})) as app:
+        await collect(app, message("hi"))
+    assert fake_relay.requests[-1].json["model"] == "gpt-test"

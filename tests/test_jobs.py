@@ -340,3 +340,11 @@ async def test_jobs_of_a_platform_not_running_here_are_left_alone(
     await jobs.poll_once()
     assert family.fetches == 0 and sink.images() == []
     assert (await jobs.jobs.get(other.id)).state == js.RUNNING  # type: ignore[union-attr]
+
+
+def test_a_finished_task_without_its_media_is_still_running() -> None:
+    from core.mj_backend import MjBackend
+    from core.relay.midjourney import MjTask
+
+    task = MjTask("1", "SUCCESS", 100, "", "", (), "a cat", "IMAGINE", ())
+    assert MjBackend._update(task).state == "running"  # keep looking for the picture

@@ -455,3 +455,16 @@ async def test_the_bot_token_and_relay_key_never_reach_the_logs(
     assert "getFile" in logs or "sendMessage" in logs  # the libraries did log their calls
     assert fake.token not in logs and fake.token.split(":")[1] not in logs
     assert TEST_KEY not in logs
+
+
+async def test_a_part_telegram_refuses_never_freezes_the_conversation(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake), fake):
+        fake.fail_next("sendMessage", 400, "Bad Request: something unexpected")
+        fake.send_text(USER, "/model nope")
+        await fake.wait_for(lambda: any(c.status == 400 for c in fake.calls))
+        fake.send_text(USER, "/model " + "x" * 4088)  # an error text quoting a huge name
+        fake.send_text(USER, "are you there?")
+        await fake.wait_for(lambda: "echo: are you there?" in texts(fake, USER))
+    assert all(len(t) <= 4096 for t in texts(fake, USER))

@@ -126,7 +126,7 @@ class ChatMixin:
         parser, think = SSEParser(), ThinkFilter()
         usage: Usage | None = None
         finish: str | None = None
-        done = got_text = False
+        done = got_text = parsed = False
         loop = asyncio.get_running_loop()
         lines = resp.aiter_lines()
         try:
@@ -143,6 +143,7 @@ class ChatMixin:
                 if payload is DONE:
                     done = True
                     break
+                parsed = True
                 err = payload.get("error")
                 if err:
                     if not got_text:
@@ -174,6 +175,10 @@ class ChatMixin:
         rest = think.flush()
         if rest:
             yield ChatDelta(rest)
+        if not done and not parsed:
+            # Nothing usable arrived (an HTML page with status 200, a connection closed at
+            # once): that is a failed call, not a "cut off" answer with nothing above it.
+            raise self._bad_response("stream ended before any answer", request_id)
         if not done:
             log.warning("relay stream ended without [DONE], request id %s", request_id or "-")
         yield ChatEnd(request_id, usage, finish, truncated=not done)

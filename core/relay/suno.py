@@ -301,9 +301,7 @@ class SunoClient:
         """``POST /suno/fetch``: the known ones of ``ids`` (any order)."""
         if not ids:
             return []
-        data, request_id = await self._relay.request_json(
-            "POST", "/suno/fetch", {"ids": list(ids)}
-        )
+        data, request_id = await self._relay.request_json("POST", "/suno/fetch", {"ids": list(ids)})
         items = self._unwrap(data, request_id)
         if not isinstance(items, list):
             raise RelayBadResponseError(
