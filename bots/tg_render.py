@@ -130,7 +130,9 @@ class ReplyRenderer:
             self._pending = lambda markup: self._finish(stream, event.text, markup)
         elif isinstance(event, Notice | ErrorReply):
             await self._stop_typing()
-            text = event.text if len(event.text) <= NOTICE_LIMIT else event.text[:NOTICE_LIMIT] + "…"
+            text = event.text
+            if len(text) > NOTICE_LIMIT:
+                text = text[:NOTICE_LIMIT] + "…"
             sent = await self._sender.send_text(self._target, plain(text))
             self.message_ids.append(str(sent.message_id))
         elif isinstance(event, ImageReply):
