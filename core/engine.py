@@ -22,7 +22,7 @@ from core.locks import KeyedLocks
 from core.media_commands import MediaCommands
 from core.ports import ChatBackend
 from core.relay.types import ChatDelta, ChatEnd, ChatMessage
-from core.store import SqliteStore
+from core.store import SqliteStore, UsageRecord
 from core.types import (
     Attachment,
     ErrorReply,
@@ -239,9 +239,10 @@ class Engine:
                 else:
                     end = event
         answer = "".join(parts).strip()
+        used = UsageRecord(model, end.usage, end.request_id) if end.usage else None
         if answer:
             reply = Turn("assistant", answer, estimate_tokens(answer))
-            await self._store.append_turns(key, [question, reply], chat.max_history_messages)
+            await self._store.append_turns(key, [question, reply], chat.max_history_messages, used)
             if footer:
                 yield TextDelta(footer)
             yield FinalText(answer + footer)
@@ -249,8 +250,8 @@ class Engine:
             yield Notice(t("notice.truncated", lang))
         elif not answer:
             yield Notice(t("notice.empty", lang))
-        if end.usage is not None:
-            await self._store.record_usage(key, model, end.usage, end.request_id)
+        if used is not None and not answer:
+            await self._store.record_usage(key, model, used.usage, used.request_id)
         log.info(
             "answer key=%s model=%s request_id=%s chars=%d prompt_tokens=%s "
             "completion_tokens=%s truncated=%s finish=%s ms=%d",

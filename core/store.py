@@ -98,6 +98,25 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+USAGE_INSERT = (
+    "INSERT INTO usage (conv_key, model, prompt_tokens, completion_tokens, total_tokens,"
+    " request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """What one relay call used, as stored with the turn it produced."""
+
+    model: str
+    usage: Usage
+    request_id: str
+
+    def row(self) -> tuple[str, int, int, int, str]:
+        u = self.usage
+        return (self.model, u.prompt_tokens, u.completion_tokens, u.total_tokens, self.request_id)
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationSettings:
     """What a conversation overrides; ``None`` means the configured default."""
@@ -193,10 +212,15 @@ class SqliteStore:
         )
         return [Turn(role, content, tokens) for role, content, tokens in reversed(rows)]
 
-    async def append_turns(self, conv_key: str, turns: list[Turn], keep: int) -> None:
-        """Append ``turns`` in one transaction and keep only the newest ``keep`` rows."""
+    async def append_turns(
+        self, conv_key: str, turns: list[Turn], keep: int, usage: UsageRecord | None = None
+    ) -> None:
+        """Append ``turns`` (and the call's ``usage``) in one transaction, keeping only the
+        newest ``keep`` rows of the conversation."""
         now = self._clock()
         async with self.transaction() as db:
+            if usage is not None:
+                await db.execute(USAGE_INSERT, (conv_key, *usage.row(), now))
             await db.executemany(
                 "INSERT INTO messages (conv_key, role, content, tokens, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -313,20 +337,10 @@ class SqliteStore:
     # --- usage ----------------------------------------------------------------------------
 
     async def record_usage(self, conv_key: str, model: str, usage: Usage, request_id: str) -> None:
+        """Usage of a call that added no turn (an empty or failed answer)."""
+        row = UsageRecord(model, usage, request_id).row()
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO usage (conv_key, model, prompt_tokens, completion_tokens,"
-                " total_tokens, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conv_key,
-                    model,
-                    usage.prompt_tokens,
-                    usage.completion_tokens,
-                    usage.total_tokens,
-                    request_id,
-                    self._clock(),
-                ),
-            )
+            await db.execute(USAGE_INSERT, (conv_key, *row, self._clock()))
 
     async def usage_totals(self, conv_key: str) -> Usage:
         rows = await self.query(

@@ -124,3 +124,23 @@ async def test_unusable_path_is_a_clear_storage_error(tmp_path: Path) -> None:
         assert "storage.path" in str(exc) and str(blocker) in str(exc)
     else:
         raise AssertionError("opened a database under a file")
+
+
+async def test_usage_is_stored_with_the_turn_it_produced(tmp_path: Path) -> None:
+    from core.store import UsageRecord
+
+    store = SqliteStore(tmp_path / "bot.db")
+    await store.open()
+    try:
+        await store.append_turns(
+            "k",
+            [Turn("user", "q", 1), Turn("assistant", "a", 1)],
+            10,
+            UsageRecord("m", Usage(3, 4, 7), "req-9"),
+        )
+        assert await store.usage_totals("k") == Usage(3, 4, 7)
+        assert await store.recent_images("k", 0) == []
+        await store.save_image("k", b"jpeg", "image/jpeg", 2)
+        assert len(await store.recent_images("k", 0)) == 1
+    finally:
+        await store.close()
