@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import struct
@@ -152,3 +153,9 @@ def _encode_jpeg(im: Image.Image, max_bytes: int) -> PreparedImage:
         # Bytes grow about with the pixel count; aim a little under, shrink by 10-50 %.
         factor = min(0.9, max(0.5, 0.95 * (max_bytes / buf.tell()) ** 0.5))
         side = max(MIN_SIDE, int(side * factor))
+
+
+async def data_uri(data: bytes, *, max_side: int = 1568, max_bytes: int = 1_500_000) -> str:
+    """``prepare_image`` in a worker thread (it is CPU-bound), as a data URI."""
+    prepared = await asyncio.to_thread(prepare_image, data, max_side=max_side, max_bytes=max_bytes)
+    return prepared.data_uri

@@ -17,7 +17,7 @@ from core.errors import (
     PromptMissingError,
 )
 from core.i18n import Lang, t
-from core.images import prepare_image, to_png
+from core.images import data_uri, to_png
 from core.jobs import JobRunner
 from core.media import MediaFetcher
 from core.mj_backend import button_label
@@ -105,7 +105,7 @@ class ImageCommands:
         if not aspect_of(prompt)[1]:  # nothing to draw once the flags are taken out
             raise PromptMissingError(command="img")
         if model.lower() in MJ_NAMES:
-            uris = [await self._data_uri(a) for a in images]
+            uris = [await data_uri(a.data) for a in images]
             await self._jobs.submit(
                 "mj", "imagine", key, dest, prompt, lambda: self._mj.imagine(prompt, images=uris)
             )
@@ -145,7 +145,7 @@ class ImageCommands:
     ) -> list[ReplyEvent]:
         if not images:
             raise MissingImageError()
-        uri = await self._data_uri(images[0])
+        uri = await data_uri(images[0].data)
         await self._jobs.submit(
             "mj", "describe", key, dest, "describe", lambda: self._mj.describe(uri)
         )
@@ -156,7 +156,7 @@ class ImageCommands:
     ) -> list[ReplyEvent]:
         if not 2 <= len(images) <= 5:
             raise BlendCountError(count=str(len(images)))
-        uris = [await self._data_uri(a) for a in images]
+        uris = [await data_uri(a.data) for a in images]
         await self._jobs.submit(
             "mj", "blend", key, dest, f"blend {len(uris)}", lambda: self._mj.blend(uris)
         )
@@ -179,11 +179,6 @@ class ImageCommands:
                 return []
             return [FinalText(t("jobs.not_found", dest.lang, id=words[1]), markdown=False)]
         return await self._jobs.listing(dest)
-
-    @staticmethod
-    async def _data_uri(image: Attachment) -> str:
-        prepared = await asyncio.to_thread(prepare_image, image.data)
-        return prepared.data_uri
 
 
 def _ideogram_offers(aspect: str) -> bool:

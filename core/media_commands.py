@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 
@@ -15,7 +14,7 @@ from core.errors import (
     UnknownVideoModelError,
 )
 from core.i18n import Lang, t
-from core.images import prepare_image
+from core.images import data_uri
 from core.img_commands import aspect_of, split_model_flag
 from core.jobs import JobRunner
 from core.outbox import Destination
@@ -167,7 +166,7 @@ class MediaCommands:
             raise BadFlagError(command="video")
         if not prompt and not images:
             raise PromptMissingError(command="video")
-        uri = await _data_uri(images[0]) if images else None
+        uri = await data_uri(images[0].data) if images else None
         name = model.lower()
         if name == "luma" or name.startswith("ray"):
             kind, call = (
@@ -247,8 +246,3 @@ def _is_position(text: str) -> bool:
 def _opt(fields: dict[str, str | bool], name: str) -> str | None:
     value = fields.get(name)
     return value if isinstance(value, str) and value else None
-
-
-async def _data_uri(image: Attachment) -> str:
-    prepared = await asyncio.to_thread(prepare_image, image.data)
-    return prepared.data_uri

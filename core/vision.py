@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from core.config_features import VisionSettings
-from core.images import PreparedImage, prepare_image, thumbnail_for_history
+from core.images import PreparedImage, data_uri, thumbnail_for_history
 from core.store import SqliteStore
 from core.types import Attachment
 
@@ -31,18 +31,8 @@ class VisionMemory:
 
     async def prepare(self, images: Sequence[Attachment]) -> tuple[str, ...]:
         """Data URIs of ``images``; UnsupportedImageError for a file that is no picture."""
-        settings = self._settings
-        prepared: list[PreparedImage] = []
-        for image in images:
-            prepared.append(
-                await asyncio.to_thread(
-                    prepare_image,
-                    image.data,
-                    max_side=settings.max_side,
-                    max_bytes=settings.max_kb * 1000,
-                )
-            )
-        return tuple(p.data_uri for p in prepared)
+        limits = {"max_side": self._settings.max_side, "max_bytes": self._settings.max_kb * 1000}
+        return tuple([await data_uri(image.data, **limits) for image in images])
 
     async def remember(self, key: str, image: Attachment, *, turns: int | None = None) -> None:
         """Keep a small copy of ``image`` for this conversation (replacing the previous)."""
