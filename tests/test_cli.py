@@ -24,6 +24,17 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+async def _chat_in_a_terminal(path: Path) -> tuple[asyncio.subprocess.Process, int]:
+    """``relaybot chat`` on a pseudo-terminal, as a person runs it; returns the process and
+    the terminal side to type into and read from."""
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        *RELAYBOT, "chat", "-c", str(path), stdin=slave, stdout=slave, stderr=slave, env=_env()
+    )
+    os.close(slave)
+    return proc, master
+
+
 def test_check_config_valid_prints_summary_without_secrets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -115,11 +126,7 @@ async def test_console_chat_interactive_streams_into_the_terminal(
     tmp_path: Path, fake_relay: FakeRelay
 ) -> None:
     path = write_config(tmp_path, fake_relay.url)
-    master, slave = pty.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        *RELAYBOT, "chat", "-c", str(path), stdin=slave, stdout=slave, stderr=slave, env=_env()
-    )
-    os.close(slave)
+    proc, master = await _chat_in_a_terminal(path)
     screen = b""
 
     async def read_until(needle: bytes) -> None:
@@ -156,11 +163,7 @@ async def test_console_chat_ctrl_c_at_the_prompt_exits_without_hanging(
     tmp_path: Path, fake_relay: FakeRelay
 ) -> None:
     path = write_config(tmp_path, fake_relay.url)
-    master, slave = pty.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        *RELAYBOT, "chat", "-c", str(path), stdin=slave, stdout=slave, stderr=slave, env=_env()
-    )
-    os.close(slave)
+    proc, master = await _chat_in_a_terminal(path)
     screen = b""
     try:
         while b"you> " not in screen:  # blocked reading the terminal now
