@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 
 from core.i18n import Lang, t
@@ -13,7 +12,6 @@ from core.media import MediaFetcher
 from core.relay.midjourney import MidjourneyClient, MjTask
 from core.types import Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 
-log = logging.getLogger("relaybot.jobs")
 
 BUTTONS_PER_ROW = 5
 PROMPT_NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")

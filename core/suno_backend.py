@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 
 from core.i18n import Lang, t
@@ -12,8 +11,6 @@ from core.jobs import TaskUpdate
 from core.media import MediaFetcher
 from core.relay.suno import SunoClient, SunoTask
 from core.types import AudioReply, Button, ButtonRows, FinalText, ImageReply, ReplyEvent
-
-log = logging.getLogger("relaybot.jobs")
 
 
 class SunoBackend:
