@@ -12,7 +12,6 @@ from core.media import MediaFetcher
 from core.relay.midjourney import MidjourneyClient, MjTask
 from core.types import Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 
-
 BUTTONS_PER_ROW = 5
 PROMPT_NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
 # Actions that open a form on Discord (a mask or a zoom factor to type): a button alone
