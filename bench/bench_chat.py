@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bots.app import App  # noqa: E402
-from core.config import parse_config  # noqa: E402
-from core.types import FinalText, IncomingMessage  # noqa: E402
+from core.config.settings import parse_config  # noqa: E402
+from core.platform.types import FinalText, IncomingMessage  # noqa: E402
 
 # 300 characters in 75 deltas of 4 characters: about what a model streams per token.
 ANSWER = ("relaybot streams answers piece by piece. " * 8)[:300]

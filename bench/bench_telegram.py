@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from bots.app import App, build_adapters, serve  # noqa: E402
-from core.config import parse_config  # noqa: E402
+from core.config.settings import parse_config  # noqa: E402
 
 USER = 1001
 GROUP = -100777

@@ -10,31 +10,31 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from core.adapter import Adapter
-from core.config import Settings
-from core.config_platforms import _without_userinfo
-from core.engine import Engine
-from core.img_commands import ImageCommands
-from core.jobs import JobRunner
-from core.media import MediaFetcher, MediaLimits
-from core.media_commands import MediaCommands
-from core.mj_backend import MjBackend
-from core.outbox import Outbox
+from core.commands.images import ImageCommands
+from core.commands.media import MediaCommands
+from core.config.platforms import _without_userinfo
+from core.config.settings import Settings
+from core.engine.engine import Engine
+from core.jobs.midjourney import MjBackend
+from core.jobs.runner import JobRunner
+from core.jobs.suno import SunoBackend
+from core.jobs.video import VideoBackend
+from core.media.fetcher import MediaFetcher, MediaLimits
+from core.media.voice import Voice
+from core.platform.adapter import Adapter
+from core.platform.outbox import Outbox
 from core.relay.audio import AudioClient
 from core.relay.client import RelayClient
 from core.relay.images import ImagesClient
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
-from core.store import SqliteStore
-from core.suno_backend import SunoBackend
-from core.video_backend import VideoBackend
-from core.voice import Voice
+from core.storage.sqlite import SqliteStore
 
 log = logging.getLogger("relaybot.app")
 
 # Platform name -> "module:Class". Imported only when that platform is enabled.
-ADAPTERS: dict[str, str] = {"telegram": "bots.telegram_bot:TelegramAdapter"}
+ADAPTERS: dict[str, str] = {"telegram": "bots.telegram.adapter:TelegramAdapter"}
 PLATFORMS = ("telegram", "discord", "wechat")
 DRAIN_TIMEOUT_S = 30.0
 

@@ -9,8 +9,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 
 from bots.app import App, build_adapters, describe_missing, enabled_platforms, serve
-from bots.console_bot import PLATFORM, ConsoleChat
-from core.config import Settings, load_config
+from bots.console.adapter import PLATFORM, ConsoleChat
+from core.config.settings import Settings, load_config
 from core.errors import ConfigError, StorageError
 from core.logs import setup_logging
 

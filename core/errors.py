@@ -39,7 +39,7 @@ exception's MRO against one table, so a subclass without its own text gets its p
 
 from __future__ import annotations
 
-from core.i18n import Lang, t
+from core.texts.i18n import Lang, t
 
 
 class BotError(Exception):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bots.app import App
-from core.config import Settings, parse_config
-from core.types import IncomingMessage, ReplyEvent
+from core.config.settings import Settings, parse_config
+from core.platform.types import IncomingMessage, ReplyEvent
 from tests.fake_relay import FakeRelay
 
 TEST_KEY = "sk-test-SECRET-relay-key-0123456789"

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bots.app import App, build_adapters, serve
-from core.config import Settings
+from core.config.settings import Settings
 from tests.conftest import make_settings
 from tests.fake_relay import FakeRelay
 from tests.fake_telegram import FakeTelegram

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bots.app import App, serve
-from core.engine import Engine
-from core.history import Turn
-from core.store import SqliteStore
-from core.types import FinalText, ReplyEvent
+from core.engine.engine import Engine
+from core.engine.history import Turn
+from core.platform.types import FinalText, ReplyEvent
+from core.storage.sqlite import SqliteStore
 from tests.conftest import message
 from tests.fake_relay import FakeRelay, Stream
 

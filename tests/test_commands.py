@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.commands import COMMANDS, parse_command
+from core.commands.table import COMMANDS, parse_command
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of core.config: loading, ${VAR} substitution, and every problem worded for the admin."""
+"""Tests of core.config.settings: loading, ${VAR} substitution, every problem worded for admins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from core.config import RelaySettings, Settings, load_config, parse_config
+from core.config.settings import RelaySettings, Settings, load_config, parse_config
 from core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import App
-from core.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
+from core.platform.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
 from tests.conftest import collect, make_settings, message
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
 from tests.pictures import decode_data_uri, picture
@@ -328,8 +328,8 @@ async def test_help_img_explains_models_and_flags(app: App) -> None:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_help_details_every_command_in_both_languages(app: App, lang: str) -> None:
-    from core.commands import COMMANDS
-    from core.i18n import has_text, t
+    from core.commands.table import COMMANDS
+    from core.texts.i18n import has_text, t
 
     one_liners = {"start", "help", "reset", "models"}
     for spec in (s for s in COMMANDS if not s.hidden and s.name not in one_liners):
@@ -384,7 +384,7 @@ async def test_a_model_the_admin_no_longer_allows_falls_back_to_the_default(
             narrower,
         )
     )
-    from core.config import parse_config
+    from core.config.settings import parse_config
     from tests.conftest import TEST_KEY
 
     async with App(parse_config(text, "c", {"RELAY_API_KEY": TEST_KEY})) as app:

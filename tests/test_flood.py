@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.flood import FloodGate, FloodLimits
+from bots.shared.flood import FloodGate, FloodLimits
 
 
 class Clock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.history import MESSAGE_OVERHEAD, Turn, estimate_tokens, trim
+from core.engine.history import MESSAGE_OVERHEAD, Turn, estimate_tokens, trim
 
 
 def test_latin_text_counts_about_four_chars_a_token() -> None:

@@ -6,8 +6,8 @@ import string
 
 import pytest
 
-from core.commands import COMMANDS
-from core.i18n import _TEXTS, LANGS, all_keys, pick_lang, t
+from core.commands.table import COMMANDS
+from core.texts.i18n import _TEXTS, LANGS, all_keys, pick_lang, t
 
 
 def test_every_text_in_every_language_with_the_same_fields() -> None:

@@ -1,4 +1,4 @@
-"""core.images on real pictures built in memory with Pillow: size, quality, alpha, EXIF, bombs."""
+"""core.media.images on pictures built in memory with Pillow: size, quality, alpha, EXIF, bombs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 
 from core.errors import UnsupportedImageError, user_text
-from core.i18n import t
-from core.images import PreparedImage, prepare_image, thumbnail_for_history, to_png
+from core.media.images import PreparedImage, prepare_image, thumbnail_for_history, to_png
+from core.texts.i18n import t
 
 
 def encode(im: Image.Image, fmt: str, **params: object) -> bytes:

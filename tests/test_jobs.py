@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from core import job_store as js
 from core.errors import JobLimitError, RelayTimeoutError, RelayUpstreamError, SubmitUncertainError
-from core.i18n import Lang
-from core.job_store import Job
-from core.jobs import JobRunner, TaskUpdate
-from core.outbox import Destination, NothingSent, Outbox
-from core.store import SqliteStore
-from core.types import ButtonRows, FinalText, ImageReply, ReplyEvent
+from core.jobs import store as js
+from core.jobs.runner import JobRunner, TaskUpdate
+from core.jobs.store import Job
+from core.platform.outbox import Destination, NothingSent, Outbox
+from core.platform.types import ButtonRows, FinalText, ImageReply, ReplyEvent
+from core.storage.sqlite import SqliteStore
+from core.texts.i18n import Lang
 
 DEST = Destination("test", "chat-1", "user-1", "en")
 
@@ -343,7 +343,7 @@ async def test_jobs_of_a_platform_not_running_here_are_left_alone(
 
 
 def test_a_finished_task_without_its_media_is_still_running() -> None:
-    from core.mj_backend import MjBackend
+    from core.jobs.midjourney import MjBackend
     from core.relay.midjourney import MjTask
 
     task = MjTask("1", "SUCCESS", 100, "", "", (), "a cat", "IMAGINE", ())

@@ -16,9 +16,9 @@ from core.errors import (
     TextTooLongError,
     user_text,
 )
-from core.i18n import t
 from core.relay.audio import SPEECH_MAX_CHARS, AudioClient
 from core.relay.client import RelayClient
+from core.texts.i18n import t
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw
 
 KEY = "sk-audio-test-SECRET-0123456789"

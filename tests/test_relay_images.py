@@ -22,10 +22,10 @@ from core.errors import (
     RelayUpstreamError,
     user_text,
 )
-from core.i18n import t
 from core.relay.client import RelayClient
 from core.relay.errors import RelayConnectError
 from core.relay.images import GeneratedImage, ImagesClient, ideogram_aspect
+from core.texts.i18n import t
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_media import png
 

@@ -18,9 +18,9 @@ from core.errors import (
     RelayUpstreamError,
     user_text,
 )
-from core.i18n import t
 from core.relay.client import RelayClient
 from core.relay.midjourney import MidjourneyClient, MjButton, MjTask, parse_task, split_prompts
+from core.texts.i18n import t
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_mj import MJ_DESCRIPTIONS, mj_error
 

@@ -14,9 +14,9 @@ from core.errors import (
     SunoSubmitError,
     user_text,
 )
-from core.i18n import t
 from core.relay.client import RelayClient
 from core.relay.suno import SunoClient, SunoTask, parse_task
+from core.texts.i18n import t
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_suno import DURATIONS, suno_error
 

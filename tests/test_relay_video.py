@@ -16,9 +16,9 @@ from core.errors import (
     error_code,
     user_text,
 )
-from core.i18n import t
 from core.relay.client import RelayClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient, VideoTask
+from core.texts.i18n import t
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_video import MP4
 

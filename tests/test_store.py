@@ -6,10 +6,10 @@ from pathlib import Path
 
 import aiosqlite
 
+from core.engine.history import Turn
 from core.errors import StorageError
-from core.history import Turn
 from core.relay.types import Usage
-from core.store import MIGRATIONS, ConversationSettings, SqliteStore
+from core.storage.sqlite import MIGRATIONS, ConversationSettings, SqliteStore
 
 
 async def test_open_creates_folder_wal_and_latest_schema(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ async def test_unusable_path_is_a_clear_storage_error(tmp_path: Path) -> None:
 
 
 async def test_usage_is_stored_with_the_turn_it_produced(tmp_path: Path) -> None:
-    from core.store import UsageRecord
+    from core.storage.sqlite import UsageRecord
 
     store = SqliteStore(tmp_path / "bot.db")
     await store.open()

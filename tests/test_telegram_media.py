@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings
+from core.config.settings import Settings
 from tests.fake_relay import FakeRelay
 from tests.fake_telegram import FakeTelegram
 from tests.pictures import picture

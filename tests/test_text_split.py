@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bots.text_split import split_markdown, take_chunk, utf16_len
+from bots.shared.text_split import split_markdown, take_chunk, utf16_len
 
 _OPEN_RE = re.compile(r"\s*(`{3,}(?=[^`]*$)|~{3,})")
 _CLOSE_RE = re.compile(r"\s*(`{3,}|~{3,})\s*$")

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bots.text_split import utf16_len
-from bots.tg_format import Rendered, render
+from bots.shared.text_split import utf16_len
+from bots.telegram.format import Rendered, render
 
 ALLOWED = {"b", "i", "u", "s", "code", "pre", "a", "blockquote", "span"}
 _TAG_RE = re.compile(r"<(/?)([a-z]+)((?: [a-z]+=\"[^\"<>]*\")*)>")

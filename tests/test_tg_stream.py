@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bots.flood import FloodGate, FloodLimits
-from bots.tg_render import ReplyRenderer
-from bots.tg_send import Target, TelegramSender
-from bots.tg_stream import StreamingAnswer
-from core.types import ErrorReply, ReplyEvent, TextDelta
+from bots.shared.flood import FloodGate, FloodLimits
+from bots.telegram.render import ReplyRenderer
+from bots.telegram.send import Target, TelegramSender
+from bots.telegram.stream import StreamingAnswer
+from core.platform.types import ErrorReply, ReplyEvent, TextDelta
 from tests.fake_telegram import FakeTelegram
 from tests.fake_telegram import FloodLimits as FakeFlood
 

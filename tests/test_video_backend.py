@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import RelayBadRequestError
-from core.job_store import Job
-from core.media import MediaFetcher, MediaLimits
-from core.outbox import Destination
+from core.jobs.store import Job
+from core.jobs.video import LUMA, VideoBackend
+from core.media.fetcher import MediaFetcher, MediaLimits
+from core.platform.outbox import Destination
 from core.relay.client import RelayClient
 from core.relay.video import VideoTask
-from core.video_backend import LUMA, VideoBackend
 
 
 class Luma:

@@ -1,0 +1,1 @@
+"""Pieces every adapter may use: flood control, text splitting, inline Markdown."""

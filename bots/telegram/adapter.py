@@ -1,0 +1,307 @@
+"""Telegram adapter: python-telegram-bot in, engine calls through, rendered replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Message, Update
+from telegram.error import TelegramError, TimedOut
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bots.shared.flood import FloodGate, FloodLimits
+from bots.telegram.inbound import PLATFORM, BotIdentity, thread_of, to_incoming
+from bots.telegram.media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
+from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer
+from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
+from bots.telegram.stream import plain
+from core.commands.table import COMMANDS, parse_command
+from core.config.settings import Settings
+from core.engine.engine import Engine
+from core.platform.outbox import Destination, NothingSent, Outbox
+from core.platform.types import IncomingMessage, ReplyEvent
+from core.texts.i18n import LANGS, pick_lang, t
+
+# PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
+# behaviour of its next major version); tg_send reads both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+log = logging.getLogger("relaybot.telegram")
+
+MB = 1_000_000
+STOP_WAIT_S = 30.0
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Commands that also take the photo of the message they reply to.
+IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
+
+
+class TelegramAdapter:
+    """Runs the bot on Telegram, by long polling or behind a webhook."""
+
+    name = PLATFORM
+
+    def __init__(self, settings: Settings, engine: Engine, outbox: Outbox | None = None) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._config = settings.telegram
+        self._engine = engine
+        self._app: Application | None = None  # type: ignore[type-arg]
+        self._me = BotIdentity(0, "")
+        limits = self._config.limits
+        self._gate = FloodGate(
+            FloodLimits(limits.per_chat_per_s, limits.per_group_per_min, limits.global_per_s)
+        )
+        self._albums = AlbumCollector(self._config.album_wait_s, self._handle_messages)
+        self._sender: TelegramSender | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _build(self) -> Application:  # type: ignore[type-arg]
+        config = self._config
+        builder = (
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.base_url)
+            .base_file_url(config.base_file_url)
+            .connect_timeout(10)
+            .read_timeout(30)
+            .write_timeout(60)
+            .media_write_timeout(120)
+            .get_updates_read_timeout(40)
+        )
+        if config.proxy:
+            builder = builder.proxy(config.proxy).get_updates_proxy(config.proxy)
+        app = builder.build()
+        app.add_handler(
+            MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message, block=False)
+        )
+        app.add_handler(CallbackQueryHandler(self._on_button, block=False))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def start(self) -> None:
+        app = self._build()
+        await app.initialize()  # getMe: a wrong token fails here
+        self._app = app
+        bot = app.bot
+        self._me = BotIdentity(bot.id, bot.username, self._config.trigger_words)
+        self._sender = TelegramSender(bot, self._gate)
+        await self._register_commands()
+        await app.start()
+        if self._outbox is not None:
+            self._outbox.register(PLATFORM, self)
+        webhook = self._config.webhook
+        assert app.updater is not None
+        if webhook.url:
+            await app.updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=urlsplit(webhook.url).path.lstrip("/"),
+                webhook_url=webhook.url,
+                secret_token=webhook.secret_token,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("telegram started as @%s, webhook %s", bot.username, webhook.url)
+        else:
+            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+            log.info("telegram started as @%s, long polling", bot.username)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let replies in flight finish (bounded), close the connection."""
+        app, self._app = self._app, None
+        if app is None:
+            return
+        if self._outbox is not None:
+            self._outbox.unregister(PLATFORM)
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        await self._albums.flush()
+        if app.running:
+            try:
+                await asyncio.wait_for(app.stop(), STOP_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "telegram replies still running after %ss; stopping anyway", STOP_WAIT_S
+                )
+        await app.shutdown()
+        log.info("telegram stopped")
+
+    async def _drain(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Albums still collecting are delivered; replies in flight finish."""
+        await self._albums.flush()
+        await app.stop()
+
+    async def _register_commands(self) -> None:
+        """The command menu, in zh and en, with the configured language as the default."""
+        assert self._app is not None
+        bot = self._app.bot
+
+        def menu(lang: str) -> list[BotCommand]:
+            return [
+                BotCommand(s.name, t(s.help_key, lang)[:256]) for s in COMMANDS if not s.hidden
+            ]  # type: ignore[arg-type]
+
+        try:
+            await bot.set_my_commands(menu(self._settings.language))
+            for lang in LANGS:
+                await bot.set_my_commands(menu(lang), language_code=lang)
+        except TelegramError as exc:
+            log.warning("could not register the command menu: %s", exc.message)
+
+    # --- updates ---------------------------------------------------------------------------
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            return
+        if message.media_group_id is not None:
+            self._albums.add(message)
+            return
+        await self._handle_messages([message])
+
+    async def _handle_messages(self, messages: list[Message]) -> None:
+        """One logical message (a single update, or an album) to the engine and back."""
+        first = next((m for m in messages if m.text or m.caption), messages[0])
+        incoming = to_incoming(first, self._me)
+        if incoming is None:
+            return
+        target = Target(
+            chat_id=first.chat.id,
+            group=incoming.chat_type == "group",
+            thread_id=thread_of(first),
+            reply_to=first.message_id if incoming.chat_type == "group" else None,
+        )
+        refs = [ref for m in messages for ref in files_of(m)]
+        command = parse_command(incoming.text)
+        replied = first.reply_to_message
+        if command is not None and command.name in IMAGE_COMMANDS and replied is not None:
+            refs += [r for r in files_of(replied) if r.kind == "image"]
+        lang = pick_lang(incoming.language, self._settings.language)
+        if refs:
+            limit = int(self._config.max_download_mb * MB)
+            try:
+                attachments = await download(self._app.bot, refs, limit)  # type: ignore[union-attr]
+            except FileTooBig as exc:
+                text = t(
+                    "error.file_too_big",
+                    lang,
+                    size_mb=f"{exc.size / MB:.0f}",
+                    limit_mb=f"{limit / MB:.0f}",
+                )
+                await self._notify(target, text)
+                return
+            except DownloadFailed as exc:
+                log.warning("download failed chat=%s: %s", target.chat_id, exc)
+                await self._notify(target, t("error.download_failed", lang))
+                return
+            incoming = replace(incoming, attachments=attachments)
+        await self._reply(incoming, target)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None or query.from_user is None:
+            return
+        message = query.message
+        user = query.from_user
+        data = query.data or ""
+        lang = pick_lang(user.language_code, self._settings.language)
+        if not data.startswith(CALLBACK_PREFIX):
+            await query.answer(t("error.expired_button", lang))
+            return
+        try:
+            await query.answer()  # stop the spinner at once; the reply follows
+        except TelegramError as exc:
+            log.debug("answerCallbackQuery failed: %s", exc.message)
+        chat = message.chat
+        group = chat.type != "private"
+        thread = thread_of(message) if isinstance(message, Message) else None
+        incoming = IncomingMessage(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            chat_type="group" if group else "private",
+            user_id=str(user.id),
+            text="",
+            display_name=user.full_name,
+            language=user.language_code,
+            thread_id=str(thread) if thread is not None else None,
+            action_token=data[len(CALLBACK_PREFIX) :],
+        )
+        await self._reply(incoming, Target(chat.id, group, thread))
+
+    async def _reply(self, incoming: IncomingMessage, target: Target) -> None:
+        assert self._sender is not None
+        renderer = ReplyRenderer(
+            self._sender,
+            target,
+            interval_s=self._config.edit_interval_s,
+            max_upload=int(self._config.max_upload_mb * MB),
+        )
+        # aclosing: whatever happens while rendering, the engine's reply is closed at once,
+        # which releases its conversation for the next message.
+        async with aclosing(self._engine.handle(incoming)) as events:
+            await renderer.render(events)
+
+    # --- messages the core sends on its own (jobs) ------------------------------------------
+
+    def _target_of(self, dest: Destination) -> Target:
+        thread = int(dest.thread_id) if dest.thread_id else None
+        return Target(int(dest.chat_id), dest.group, thread)
+
+    async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:
+        """Send ``events`` to a chat outside a reply (a finished job); their message ids."""
+        assert self._sender is not None
+
+        async def stream() -> AsyncIterator[ReplyEvent]:
+            for event in events:
+                yield event
+
+        renderer = ReplyRenderer(
+            self._sender, self._target_of(dest), interval_s=self._config.edit_interval_s,
+            max_upload=int(self._config.max_upload_mb * MB), tolerant=False,
+        )
+        try:
+            await renderer.render(stream())
+        except TimedOut:
+            raise  # it may have arrived
+        except Exception as exc:
+            if not renderer.message_ids:
+                raise NothingSent(str(exc)) from exc  # safe to try again later
+            raise
+        if renderer.gone:
+            if not renderer.message_ids:
+                raise NothingSent(f"chat {dest.chat_id} cannot be written to")
+            raise ChatGone(dest.chat_id)
+        return renderer.message_ids
+
+    async def edit_text(
+        self, dest: Destination, message_id: str, text: str, *, final: bool
+    ) -> bool:
+        assert self._sender is not None
+        try:
+            return await self._sender.edit_text(
+                self._target_of(dest), int(message_id), plain(text), wait=final
+            )
+        except Skipped:
+            return False
+
+    async def _notify(self, target: Target, text: str) -> None:
+        assert self._sender is not None
+        try:
+            await self._sender.send_text(target, plain(text))
+        except (TelegramError, ChatGone) as exc:
+            log.info("could not notify chat=%s: %s", target.chat_id, exc)

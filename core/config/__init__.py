@@ -1,0 +1,1 @@
+"""The typed configuration: shared sections, field types, loading and errors."""

@@ -1,0 +1,288 @@
+"""The conversation engine: a message in, reply events out, one conversation at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import replace
+
+from core.commands.actions import tokenize
+from core.commands.handlers import CommandHandlers
+from core.commands.images import ImageCommands
+from core.commands.media import MediaCommands
+from core.commands.table import parse_command
+from core.config.settings import Settings
+from core.engine.history import Turn, estimate_tokens, trim
+from core.engine.keys import conversation_key
+from core.engine.locks import KeyedLocks
+from core.engine.ports import ChatBackend
+from core.errors import BotError, ExpiredButtonError, MissingImageError, error_code, user_text
+from core.media.vision import VisionMemory
+from core.media.voice import Voice
+from core.platform.types import (
+    Attachment,
+    ErrorReply,
+    FinalText,
+    IncomingMessage,
+    Notice,
+    ReplyEvent,
+    TextDelta,
+)
+from core.relay.types import ChatDelta, ChatEnd, ChatMessage
+from core.storage.sqlite import SqliteStore, UsageRecord
+from core.texts.i18n import Lang, pick_lang, t
+
+log = logging.getLogger("relaybot.engine")
+
+IMAGE_MARKER = "[image]"
+FOOTER_MARK = "\n\n"  # the bot's own footer (it starts with 🖼) follows the model's words
+
+
+class Engine:
+    """Handles messages from every platform the same way.
+
+    ``handle(msg)`` is the one entry point adapters call. Messages of one conversation run one
+    at a time, in arrival order; other conversations run concurrently.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqliteStore,
+        relay: ChatBackend,
+        *,
+        images: ImageCommands | None = None,
+        media: MediaCommands | None = None,
+        voice: Voice | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._relay = relay
+        self._locks = KeyedLocks()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._commands = CommandHandlers(settings, store, relay, images, media)
+        self._voice = voice
+        self._vision = VisionMemory(settings.vision, store)
+
+    @property
+    def locks(self) -> KeyedLocks:
+        return self._locks
+
+    @property
+    def in_flight(self) -> int:
+        """Messages being handled right now (running or waiting for their conversation)."""
+        return self._in_flight
+
+    async def wait_idle(self, limit_s: float) -> bool:
+        """Wait until no message is in flight; False if ``limit_s`` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def key_of(self, msg: IncomingMessage) -> str:
+        return conversation_key(msg, self._settings.chat)
+
+    async def handle(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
+        """Answer ``msg`` as a stream of reply events for the adapter to render."""
+        lang = pick_lang(msg.language, self._settings.language)
+        key = self.key_of(msg)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with self._locks.hold(key):
+                try:
+                    text = await self._pressed_action(msg) if msg.action_token else msg.text
+                    async for event in self._route(msg, text, key, lang):
+                        yield event
+                except BotError as exc:
+                    self._log_error(exc, key)
+                    yield ErrorReply(user_text(exc, lang), error_code(exc))
+                except Exception:
+                    log.exception("unexpected error key=%s", key)
+                    yield ErrorReply(t("error.internal", lang), "internal")
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _route(
+        self, msg: IncomingMessage, text: str, key: str, lang: Lang
+    ) -> AsyncIterator[ReplyEvent]:
+        """Chat, vision or a command, by what the message holds. A voice note is transcribed
+        first and then handled like the text it says ("/img a cat" said aloud works)."""
+        notes = [a for a in msg.attachments if a.kind == "audio"]
+        if notes and self._voice is not None and not parse_command(text):
+            spoken = await self._voice.transcribe(notes[0])
+            if not spoken:
+                yield Notice(t("voice.empty", lang))
+                return
+            if self._voice.show_transcript:
+                yield Notice(t("voice.transcript", lang, text=spoken))
+            if text.strip() and not parse_command(spoken):  # a caption goes with what was said
+                spoken = f"{text.strip()}\n{spoken}"
+            rest = tuple(a for a in msg.attachments if a.kind != "audio")
+            heard = replace(msg, text=spoken, attachments=rest)
+            answer = ""
+            async for event in self._route(heard, spoken, key, lang):
+                if isinstance(event, FinalText) and event.markdown:
+                    answer = event.text.split(FOOTER_MARK + "🖼", 1)[0]  # the model's words
+                yield event
+            if answer and (await self._store.get_settings(key)).voice_reply:
+                yield await self._voice.speak(answer[:4000])
+            return
+        command = parse_command(text)
+        images = tuple(a for a in msg.attachments if a.kind == "image")
+        if command is not None and command.name == "vision":
+            if not images:  # the photo may have come just before, on its own (WeChat)
+                recent = await self._vision.recent_photo(key)
+                images = (recent,) if recent else ()
+            log.info("command key=%s name=vision images=%d", key, len(images))
+            question = command.args or t("vision.default_question", lang)
+            async for event in self._ask_about(images, question, key, lang):
+                yield event
+        elif command is not None:
+            log.info("command key=%s name=%s", key, command.name)
+            if command.name in ("blend", "describe") and not images:
+                # The photos may have come just before, one by one (WeChat, or in a row).
+                photos = await self._vision.recent_photos(key)
+                picked = photos if command.name == "blend" else photos[-1:]
+                msg = replace(msg, attachments=msg.attachments + tuple(picked))
+            for event in await self._commands.run(command, msg, key, lang):
+                yield await tokenize(self._store, event)
+        elif images and text.strip():  # a photo with a question (groups: addressed to us)
+            async for event in self._ask_about(images, text.strip(), key, lang):
+                yield event
+        elif images and not text.strip():
+            # A photo on its own: kept for a question that may follow (/vision, or chat).
+            await self._vision.prepare(images[:1])  # a broken file is reported now
+            await self._vision.remember(key, images[0])
+            yield Notice(t("vision.photo_saved", lang))
+        elif text.strip():
+            follow_up = await self._vision.follow_up(key)
+            if follow_up is None:
+                async for event in self._chat(key, lang, text.strip()):
+                    yield event
+            else:
+                async for event in self._chat(
+                    key, lang, text.strip(), images=(follow_up,), model=self._vision_model()
+                ):
+                    yield event
+        elif msg.attachments:
+            yield Notice(t("notice.attachment_unsupported", lang))
+
+    def _vision_model(self) -> str:
+        return self._settings.models.vision
+
+    async def _ask_about(
+        self, images: tuple[Attachment, ...], question: str, key: str, lang: Lang
+    ) -> AsyncIterator[ReplyEvent]:
+        if not images:
+            raise MissingImageError()
+        uris = await self._vision.prepare(images)
+        await self._vision.remember(key, images[0])
+        async for event in self._chat(key, lang, question, images=uris, model=self._vision_model()):
+            yield event
+
+    async def _pressed_action(self, msg: IncomingMessage) -> str:
+        """The action a pressed button stands for; stored, so it survives restarts."""
+        action = await self._store.get_action(msg.action_token or "")
+        if action is None:
+            raise ExpiredButtonError()
+        log.info("button token=%s action=%s", msg.action_token, action)
+        return action
+
+    async def _chat(
+        self,
+        key: str,
+        lang: Lang,
+        text: str,
+        *,
+        images: tuple[str, ...] = (),
+        model: str | None = None,
+    ) -> AsyncIterator[ReplyEvent]:
+        """Stream an answer to ``text`` (with ``images`` as data URIs) and store the turn."""
+        chat = self._settings.chat
+        conv = await self._store.get_settings(key)
+        chosen = self._commands.allowed_model(conv.model)
+        model = model or chosen
+        # A picture goes to the vision model, whatever /model chose; the user is told so.
+        footer = ""
+        if model != chosen and self._settings.vision.name_model:
+            footer = FOOTER_MARK + t("vision.footer", lang, model=model)
+        system = conv.system_prompt if conv.system_prompt is not None else chat.system_prompt
+        # History keeps a marker, not the picture: images are not stored (yet).
+        stored = f"{IMAGE_MARKER * len(images)} {text}".strip() if images else text
+        question = Turn("user", stored, estimate_tokens(stored))
+        budget = chat.history_tokens - question.tokens - (estimate_tokens(system) if system else 0)
+        history = trim(await self._store.recent_turns(key, chat.max_history_messages), budget)
+        messages = [ChatMessage("system", system)] if system else []
+        messages += [ChatMessage(turn.role, turn.content) for turn in history]
+        messages.append(ChatMessage("user", text, images))
+
+        started = time.monotonic()
+        parts: list[str] = []
+        end = ChatEnd()
+        stream = self._relay.stream_chat(model, messages, max_tokens=chat.max_answer_tokens)
+        # aclosing: an adapter that stops listening closes the relay stream at once.
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, ChatDelta):
+                    parts.append(event.text)
+                    yield TextDelta(event.text)
+                else:
+                    end = event
+        answer = "".join(parts).strip()
+        used = UsageRecord(model, end.usage, end.request_id) if end.usage else None
+        if answer:
+            reply = Turn("assistant", answer, estimate_tokens(answer))
+            await self._store.append_turns(key, [question, reply], chat.max_history_messages, used)
+            if footer:
+                yield TextDelta(footer)
+            yield FinalText(answer + footer)
+        if end.truncated:
+            yield Notice(t("notice.truncated", lang))
+        elif not answer:
+            yield Notice(t("notice.empty", lang))
+        if used is not None and not answer:
+            await self._store.record_usage(key, model, used.usage, used.request_id)
+        log.info(
+            "answer key=%s model=%s request_id=%s chars=%d prompt_tokens=%s "
+            "completion_tokens=%s truncated=%s finish=%s ms=%d",
+            key,
+            model,
+            end.request_id or "-",
+            len(answer),
+            end.usage.prompt_tokens if end.usage else "-",
+            end.usage.completion_tokens if end.usage else "-",
+            end.truncated,
+            end.finish_reason or "-",
+            (time.monotonic() - started) * 1000,
+        )
+
+    @staticmethod
+    def _log_error(exc: BotError, key: str) -> None:
+        request_id = getattr(exc, "request_id", "") or "-"
+        status = getattr(exc, "status", 0)
+        detail = getattr(exc, "detail", "") or str(exc)
+        if exc.__cause__ is not None:  # e.g. what Pillow said about a picture
+            detail += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
+        level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
+        log.log(
+            level,
+            "error key=%s code=%s status=%s request_id=%s detail=%s",
+            key,
+            error_code(exc),
+            status,
+            request_id,
+            detail,
+        )
+
+
+__all__ = ["Engine"]

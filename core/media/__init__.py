@@ -1,0 +1,1 @@
+"""Pictures, sounds and downloads: result fetching, image re-encoding, vision, voice."""

@@ -1,0 +1,51 @@
+"""Voice: notes transcribed within limits, and text spoken as a voice message."""
+
+from __future__ import annotations
+
+import logging
+
+from core.config.features import VoiceSettings
+from core.errors import AudioTooLongError
+from core.platform.types import Attachment, AudioReply
+from core.relay.audio import AudioClient
+
+log = logging.getLogger("relaybot.engine")
+
+MB = 1_000_000
+_LANGS = {"zh": "zh", "en": "en"}
+
+
+class Voice:
+    """Speech to text and text to speech on the relay (``models.transcribe`` and ``.tts``)."""
+
+    def __init__(
+        self, settings: VoiceSettings, audio: AudioClient, *, transcribe_model: str, tts_model: str
+    ) -> None:
+        self._settings = settings
+        self._audio = audio
+        self._stt = transcribe_model
+        self._tts = tts_model
+
+    @property
+    def show_transcript(self) -> bool:
+        return self._settings.show_transcript
+
+    async def transcribe(self, note: Attachment) -> str:
+        """What ``note`` says; AudioTooLongError when it is over the size or length limit."""
+        settings = self._settings
+        too_big = len(note.data) > settings.max_mb * MB
+        too_long = note.duration_s is not None and note.duration_s > settings.max_seconds
+        if too_big or too_long:
+            raise AudioTooLongError(
+                max_minutes=str(max(1, settings.max_seconds // 60)),
+                max_mb=f"{settings.max_mb:g}",
+            )
+        name = note.name or "voice.ogg"
+        text = await self._audio.transcribe(note.data, name, note.mime, model=self._stt)
+        log.info("transcribed %d bytes to %d characters", len(note.data), len(text))
+        return text.strip()
+
+    async def speak(self, text: str) -> AudioReply:
+        """``text`` as a voice message (OGG/Opus, which messengers play as a voice note)."""
+        data = await self._audio.speech(text, model=self._tts, voice=self._settings.tts_voice)
+        return AudioReply(data, "audio/ogg", voice=True)

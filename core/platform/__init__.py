@@ -1,0 +1,1 @@
+"""What crosses between the core and the adapters: messages, replies, traits, outbox."""
