@@ -128,6 +128,7 @@ class Button:
     label: str
     action: str
     token: str = ""
+    typed: str = ""  # what a person can type instead of pressing it (/u2, /continue 1...)
 
 
 @dataclass(frozen=True, slots=True)
