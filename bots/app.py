@@ -23,6 +23,7 @@ from core.media.fetcher import MediaFetcher, MediaLimits
 from core.media.voice import Voice
 from core.platform.adapter import Adapter
 from core.platform.outbox import Outbox
+from core.platform.traits import TraitsRegistry
 from core.relay.audio import AudioClient
 from core.relay.client import RelayClient
 from core.relay.images import ImagesClient
@@ -54,9 +55,13 @@ class App:
             backoff_s=settings.relay.retry_backoff_s,
         )
         self.outbox = Outbox()
+        self.traits = TraitsRegistry()  # each adapter's traits, registered as it is built
         jobs = settings.jobs
         self.jobs = JobRunner(
-            self.store, self.outbox, max_running_per_user=jobs.max_running_per_user
+            self.store,
+            self.outbox,
+            max_running_per_user=jobs.max_running_per_user,
+            traits=self.traits,
         )
         media = MediaFetcher(
             self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
@@ -97,6 +102,7 @@ class App:
             AudioClient(self.relay),
             transcribe_model=settings.models.transcribe,
             tts_model=settings.models.tts,
+            traits=self.traits,
         )
         media_commands = MediaCommands(
             song_model=settings.models.song,
@@ -108,7 +114,14 @@ class App:
             store=self.store,
         )
         self.engine = Engine(
-            settings, self.store, self.relay, images=images, media=media_commands, voice=voice
+            settings,
+            self.store,
+            self.relay,
+            images=images,
+            media=media_commands,
+            voice=voice,
+            jobs=self.jobs,
+            traits=self.traits,
         )
         self._started = False
 
@@ -203,7 +216,9 @@ def build_adapters(app: App, names: list[str]) -> list[Adapter]:
     adapters: list[Adapter] = []
     for name in names:
         factory = load_adapter(name)
-        adapters.append(factory(app.settings, app.engine, app.outbox))
+        adapter = factory(app.settings, app.engine, app.outbox)
+        app.traits.register(adapter.name, adapter.traits)
+        adapters.append(adapter)
     return adapters
 
 

@@ -78,6 +78,7 @@ async def _chat(settings: Settings, user: str | None) -> int:
     async with App(settings) as app:
         chat = ConsoleChat(app.engine, sys.stdin, sys.stdout, user=user, media_dir=media)
         app.outbox.register(PLATFORM, chat)
+        app.traits.register(PLATFORM, chat.traits)
         await app.jobs.start()  # job results for the console print as they come
         status = await chat.run()
         if not chat.interactive:  # a script waits for the jobs it started (bounded)

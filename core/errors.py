@@ -30,7 +30,10 @@
         ├── JobLimitError              the user already runs as many jobs as allowed
         ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
         ├── TextTooLongError           text to speak is over the speech limit (``limit`` chars)
-        └── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
+        ├── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
+        ├── NoTargetError              a typed button (/u2, /continue) with no result to act on
+        ├── NoSuchButtonError          the result replied to does not offer that typed button
+        └── NothingToResendError       /resend, but no delivery of the user's was interrupted
 
 Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
 ``user_text(exc, lang)`` is the only function that words an error for a user; it walks the
@@ -274,6 +277,18 @@ class UnknownVideoModelError(UserInputError):
     code = "unknown_video_model"
 
 
+class NoTargetError(UserInputError):
+    code = "no_target"
+
+
+class NoSuchButtonError(UserInputError):
+    code = "no_such_button"
+
+
+class NothingToResendError(UserInputError):
+    code = "nothing_to_resend"
+
+
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
@@ -313,6 +328,9 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     NoPhotoPromptError: "error.no_photo_prompt",
     UnknownVideoModelError: "error.unknown_video_model",
     NothingToSayError: "error.nothing_to_say",
+    NoTargetError: "error.no_target",
+    NoSuchButtonError: "error.no_such_button",
+    NothingToResendError: "error.nothing_to_resend",
 }
 
 

@@ -9,10 +9,21 @@ import pytest
 
 from bots.app import App
 from core.config.settings import Settings, parse_config
+from core.platform.traits import PlatformTraits
 from core.platform.types import IncomingMessage, ReplyEvent
 from tests.fake_relay import FakeRelay
 
 TEST_KEY = "sk-test-SECRET-relay-key-0123456789"
+# The "test" platform of engine tests has everything: buttons, edits (answers stream), voice.
+TEST_TRAITS = PlatformTraits(
+    buttons=True,
+    edits=True,
+    max_text=4096,
+    max_caption=1024,
+    markdown="plain",
+    voice_format="ogg_opus",
+    max_upload_bytes=50_000_000,
+)
 
 
 def write_config(tmp_path: Path, relay_url: str, extra: str = "") -> Path:
@@ -55,6 +66,7 @@ def settings(tmp_path: Path, fake_relay: FakeRelay) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[App]:
     app = App(settings)
+    app.traits.register("test", TEST_TRAITS)
     await app.start()
     try:
         yield app

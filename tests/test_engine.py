@@ -11,7 +11,7 @@ import pytest
 
 from bots.app import App
 from core.platform.types import Attachment, ButtonRows, ErrorReply, FinalText, Notice, TextDelta
-from tests.conftest import collect, make_settings, message
+from tests.conftest import TEST_TRAITS, collect, make_settings, message
 from tests.fake_relay import FakeRelay, Json, OpenAIError, Raw, Stream
 from tests.pictures import decode_data_uri, picture
 
@@ -234,6 +234,7 @@ async def test_model_menu_buttons_work_after_a_restart(
 ) -> None:
     settings = make_settings(tmp_path, fake_relay.url)
     async with App(settings) as app:
+        app.traits.register("test", TEST_TRAITS)  # a platform with buttons
         events = await collect(app, message("/model"))
     menu = next(e for e in events if isinstance(e, ButtonRows))
     buttons = [b for row in menu.rows for b in row]

@@ -11,9 +11,9 @@ from typing import TextIO
 
 from core.engine.engine import Engine
 from core.platform.outbox import Destination
+from core.platform.traits import PlatformTraits
 from core.platform.types import (
     AudioReply,
-    ButtonRows,
     ErrorReply,
     FinalText,
     ImageReply,
@@ -26,14 +26,27 @@ from core.platform.types import (
 
 PLATFORM = "console"
 PROMPT = "you> "
+# A terminal prints lines: no buttons (their typed forms are shown instead), no edits (an
+# answer is printed once, complete), plain text, no voice messages (speech is saved as a file).
+CONSOLE_TRAITS = PlatformTraits(
+    buttons=False,
+    edits=False,
+    max_text=100_000,
+    max_caption=4000,
+    markdown="plain",
+    voice_format=None,
+    max_upload_bytes=100 * 1_000_000,
+)
 
 
 class ConsoleChat:
     """Reads one message per line from ``stdin`` and writes the answers to ``stdout``.
 
-    Interactive (a terminal): answers stream as they arrive. Piped: each answer is printed
-    whole, and EOF ends the session.
+    Each answer is printed once, complete (the console declares no edits); piped, EOF ends
+    the session.
     """
+
+    traits = CONSOLE_TRAITS
 
     def __init__(
         self,
@@ -48,6 +61,7 @@ class ConsoleChat:
         self._engine = engine
         self._media_dir = media_dir or Path("data") / "media"
         self._saved = 0
+        self._sent = 0  # ids of the messages the outbox sent, unique in the session
         self._in = stdin
         self._out = stdout
         self._user = user or _login_name()
@@ -114,10 +128,6 @@ class ConsoleChat:
         if isinstance(event, ImageReply | AudioReply | VideoReply):
             self._write(("\n" if streamed else "") + self._save(event) + "\n")
             return False
-        if isinstance(event, ButtonRows):  # a terminal has no buttons: show what to type
-            for row in event.rows:
-                self._write("  ".join(f"[{b.label}] {b.action}" for b in row) + "\n")
-            return False
         return streamed
 
     def _save(self, event: ImageReply | AudioReply | VideoReply) -> str:
@@ -139,7 +149,8 @@ class ConsoleChat:
         ids = []
         for event in events:
             self._render(event, False)
-            ids.append(str(len(ids) + 1))
+            self._sent += 1
+            ids.append(f"out-{self._sent}")
         return ids
 
     async def edit_text(

@@ -27,6 +27,7 @@ from bots.telegram.media import AlbumCollector, DownloadFailed, FileTooBig, down
 from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer
 from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
 from bots.telegram.stream import plain
+from bots.telegram.traits import telegram_traits
 from core.commands.table import COMMANDS, parse_command
 from core.config.settings import Settings
 from core.engine.engine import Engine
@@ -56,6 +57,7 @@ class TelegramAdapter:
         self._settings = settings
         self._outbox = outbox
         self._config = settings.telegram
+        self.traits = telegram_traits(self._config.max_upload_mb)
         self._engine = engine
         self._app: Application | None = None  # type: ignore[type-arg]
         self._me = BotIdentity(0, "")

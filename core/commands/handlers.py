@@ -10,6 +10,7 @@ from core.commands.table import COMMANDS, Command
 from core.config.settings import Settings
 from core.engine.ports import ChatBackend
 from core.errors import NotEnabledError, UnknownModelError
+from core.platform.traits import PlatformTraits, TraitsRegistry
 from core.platform.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
 from core.storage.sqlite import SqliteStore
 from core.texts.i18n import Lang, has_text, t
@@ -33,8 +34,10 @@ class CommandHandlers:
         relay: ChatBackend,
         images: ImageCommands | None = None,
         media: MediaCommands | None = None,
+        traits: TraitsRegistry | None = None,
     ) -> None:
         self._settings = settings
+        self._traits = traits or TraitsRegistry()
         self._images = images
         self._media = media
         self._store = store
@@ -59,7 +62,8 @@ class CommandHandlers:
         if command.name in MEDIA_COMMANDS and self._media is not None:
             return await self._media.run(command, msg, key, lang)
         if command.name == "help" and command.args:
-            return [FinalText(self._help_detail(command.args, lang), markdown=False)]
+            detail = self._help_detail(command.args, lang, self._traits.of(msg.platform))
+            return [FinalText(detail, markdown=False)]
         handler = self._handlers.get(command.name)
         if handler is None or not command.spec.enabled:
             raise NotEnabledError(command=command.name)
@@ -84,22 +88,27 @@ class CommandHandlers:
         return t("cmd.start", lang, name=msg.display_name or "👋")
 
     async def _help(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
+        traits = self._traits.of(msg.platform)
         lines = [t("cmd.help.head", lang)]
-        lines += [f"/{s.name} — {t(s.help_key, lang)}" for s in COMMANDS if not s.hidden]
+        lines += [
+            f"/{s.name} — {help_text(s.help_key, lang, traits)}" for s in COMMANDS if not s.hidden
+        ]
+        lines.append(help_text("cmd.help.typed", lang, traits))
         lines.append(t("cmd.help.tail", lang, model=await self.current_model(key)))
         return "\n".join(lines)
 
-    def _help_detail(self, topic: str, lang: Lang) -> str:
+    def _help_detail(self, topic: str, lang: Lang, traits: PlatformTraits) -> str:
         """``/help img``: usage, flags and an example of one command."""
         name = topic.strip().lstrip("/／").split()[0].lower()
         key = f"helpdetail.{name}"
         if has_text(key):
             models = self._settings.models
-            return t(key, lang, default=models.image, song=models.song, video=models.video)
+            fields = {"default": models.image, "song": models.song, "video": models.video}
+            return help_text(key, lang, traits, **fields)
         spec = next((s for s in COMMANDS if s.name == name and not s.hidden), None)
         if spec is None:
             return t("cmd.unknown", lang, command=name)
-        return f"/{spec.name} — {t(spec.help_key, lang)}"
+        return f"/{spec.name} — {help_text(spec.help_key, lang, traits)}"
 
     async def _reset(self, command: Command, msg: IncomingMessage, key: str, lang: Lang) -> str:
         await self._store.clear_history(key)
@@ -112,12 +121,10 @@ class CommandHandlers:
         if not command.args:
             model = await self.current_model(key)
             text = t("cmd.model.current", lang, model=model, choices=", ".join(choices))
+            # No typed forms on these buttons: the text itself says "/model NAME".
             buttons = [Button(("✓ " if m == model else "") + m, f"/model {m}") for m in choices]
-            rows = tuple(
-                tuple(buttons[i : i + MODEL_BUTTONS_PER_ROW])
-                for i in range(0, len(buttons), MODEL_BUTTONS_PER_ROW)
-            )
-            return [FinalText(text, markdown=False), ButtonRows(rows)]
+            menu = ButtonRows.chunked(buttons, MODEL_BUTTONS_PER_ROW)
+            return [FinalText(text, markdown=False), menu]
         wanted = command.args.split()[0]
         match = next((m for m in choices if m.lower() == wanted.lower()), None)
         if match is None:
@@ -145,3 +152,11 @@ class CommandHandlers:
             return t("cmd.system.reset", lang)
         await self._store.set_system_prompt(key, command.args)
         return t("cmd.system.set", lang)
+
+
+def help_text(key: str, lang: Lang, traits: PlatformTraits, **fields: object) -> str:
+    """A help text worded for the platform: where it has no buttons (and no captions, albums
+    or replies to speak of), the ``.plain`` wording when there is one."""
+    if not traits.buttons and has_text(f"{key}.plain"):
+        key = f"{key}.plain"
+    return t(key, lang, **fields)

@@ -127,7 +127,7 @@ class ImageCommands:
         return [await self._image_event(r, plain_prompt, dest.lang) for r in results[:4]]
 
     async def _image_event(self, image: GeneratedImage, prompt: str, lang: Lang) -> ReplyEvent:
-        caption = (image.revised_prompt or prompt)[:1000]
+        caption = image.revised_prompt or prompt  # cut to the platform's longest when sent
         if image.data is not None:
             return ImageReply(image.data, _sniff(image.data), caption)
         url = image.url or ""

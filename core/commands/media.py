@@ -96,7 +96,7 @@ class MediaCommands:
             text = command.args or (msg.reply_to.text if msg.reply_to else "")
             if not text.strip():
                 raise NothingToSayError()
-            return [await self._voice.speak(text.strip())]
+            return [await self._voice.speak(text.strip(), msg.platform)]
         return await self._voice_setting(command.args, key, lang)
 
     async def _song(self, args: str, key: str, dest: Destination) -> list[ReplyEvent]:

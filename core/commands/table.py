@@ -14,6 +14,9 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     enabled: bool = True
     hidden: bool = False  # sent by buttons, not typed: left out of /help and the menus
+    # The typed form of a button (/u2, /continue): the engine finds the result it acts on and
+    # runs that button's action. Listed in /help on one line of their own, not in the menus.
+    typed: bool = False
 
     @property
     def help_key(self) -> str:
@@ -39,6 +42,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("tts"),
     CommandSpec("voice"),
     CommandSpec("mj", hidden=True),
+    *(CommandSpec(f"{kind}{n}", hidden=True, typed=True) for kind in "uv" for n in range(1, 5)),
+    *(
+        CommandSpec(name, hidden=True, typed=True)
+        for name in ("reroll", "zoom", "vary", "pan", "upscale", "imagine", "continue", "extend")
+    ),
+    CommandSpec("resend", hidden=True, typed=True),
 )
 
 _BY_NAME: dict[str, CommandSpec] = {

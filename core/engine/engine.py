@@ -13,15 +13,26 @@ from core.commands.actions import tokenize
 from core.commands.handlers import CommandHandlers
 from core.commands.images import ImageCommands
 from core.commands.media import MediaCommands
-from core.commands.table import parse_command
+from core.commands.table import Command, parse_command
+from core.commands.typed import TypedForms
 from core.config.settings import Settings
 from core.engine.history import Turn, estimate_tokens, trim
 from core.engine.keys import conversation_key
 from core.engine.locks import KeyedLocks
 from core.engine.ports import ChatBackend
-from core.errors import BotError, ExpiredButtonError, MissingImageError, error_code, user_text
+from core.errors import (
+    BotError,
+    ExpiredButtonError,
+    MissingImageError,
+    NotEnabledError,
+    error_code,
+    user_text,
+)
+from core.jobs.runner import JobRunner
 from core.media.vision import VisionMemory
 from core.media.voice import Voice
+from core.platform.shape import shape_event
+from core.platform.traits import TraitsRegistry
 from core.platform.types import (
     Attachment,
     ErrorReply,
@@ -57,6 +68,8 @@ class Engine:
         images: ImageCommands | None = None,
         media: MediaCommands | None = None,
         voice: Voice | None = None,
+        jobs: JobRunner | None = None,
+        traits: TraitsRegistry | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -65,7 +78,10 @@ class Engine:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._commands = CommandHandlers(settings, store, relay, images, media)
+        # What each platform can do; adapters' traits are registered here as they start.
+        self.traits = traits or TraitsRegistry()
+        self._commands = CommandHandlers(settings, store, relay, images, media, self.traits)
+        self._typed = TypedForms(jobs) if jobs is not None else None
         self._voice = voice
         self._vision = VisionMemory(settings.vision, store)
 
@@ -93,6 +109,7 @@ class Engine:
         """Answer ``msg`` as a stream of reply events for the adapter to render."""
         lang = pick_lang(msg.language, self._settings.language)
         key = self.key_of(msg)
+        traits = self.traits.of(msg.platform)
         self._in_flight += 1
         self._idle.clear()
         try:
@@ -100,7 +117,9 @@ class Engine:
                 try:
                     text = await self._pressed_action(msg) if msg.action_token else msg.text
                     async for event in self._route(msg, text, key, lang):
-                        yield event
+                        shaped = shape_event(event, traits, lang)  # as the platform can show it
+                        if shaped is not None:
+                            yield shaped
                 except BotError as exc:
                     self._log_error(exc, key)
                     yield ErrorReply(user_text(exc, lang), error_code(exc))
@@ -135,9 +154,12 @@ class Engine:
                     answer = event.text.split(FOOTER_MARK + "🖼", 1)[0]  # the model's words
                 yield event
             if answer and (await self._store.get_settings(key)).voice_reply:
-                yield await self._voice.speak(answer[:4000])
+                yield await self._voice.speak(answer[:4000], msg.platform)
             return
         command = parse_command(text)
+        if command is not None and command.spec is not None and command.spec.typed:
+            text = await self._typed_action(command, msg, key, lang)  # /u2 -> U2's action
+            command = parse_command(text)
         images = tuple(a for a in msg.attachments if a.kind == "image")
         if command is not None and command.name == "vision":
             if not images:  # the photo may have come just before, on its own (WeChat)
@@ -189,6 +211,16 @@ class Engine:
         await self._vision.remember(key, images[0])
         async for event in self._chat(key, lang, question, images=uris, model=self._vision_model()):
             yield event
+
+    async def _typed_action(
+        self, command: Command, msg: IncomingMessage, key: str, lang: Lang
+    ) -> str:
+        """What a typed button (/u2, /continue, /resend) stands for: the action of that button
+        on the result replied to, or on the latest one; it then runs as a press would."""
+        if self._typed is None:
+            raise NotEnabledError(command=command.name)
+        log.info("command key=%s name=%s (typed button)", key, command.name)
+        return await self._typed.action(command, msg, key, lang)
 
     async def _pressed_action(self, msg: IncomingMessage) -> str:
         """The action a pressed button stands for; stored, so it survives restarts."""

@@ -19,6 +19,37 @@ PROMPT_NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
 NEEDS_INPUT = ("CustomZoom", "Inpaint")
 
 
+_PAN = ("pan_left", "pan_right", "pan_up", "pan_down")
+_ZOOM = {"50": "2", "75": "1.5"}  # MJ::Outpaint::<size %>: Zoom Out 2x, 1.5x
+
+
+def typed_form(custom_id: str) -> str:
+    """What a person types for an MJ button: /u2, /v3, /reroll, /zoom 2, /vary strong,
+    /pan left, /upscale creative; "" for a button without one (bookmark...)."""
+    parts = custom_id.split("::")
+    if len(parts) < 3:
+        return ""
+    if parts[1] == "Outpaint":
+        zoom = _ZOOM.get(parts[2])
+        return f"/zoom {zoom}" if zoom else ""
+    if parts[1] != "JOB":
+        return ""
+    action, index = parts[2], parts[3] if len(parts) > 3 else ""
+    if action in ("upsample", "variation") and index in ("1", "2", "3", "4"):
+        return ("/u" if action == "upsample" else "/v") + index
+    if action == "reroll":
+        return "/reroll"
+    if action in ("high_variation", "low_variation"):
+        return "/vary " + ("strong" if action.startswith("high") else "subtle")
+    if action in _PAN:
+        return "/pan " + action.removeprefix("pan_")
+    if action.startswith("upsample_"):  # upsample_v6_2x_subtle, upsample_v5_4x...
+        for word in ("subtle", "creative", "2x", "4x"):
+            if action.endswith(word) or f"_{word}_" in f"{action}_":
+                return f"/upscale {word}"
+    return ""
+
+
 def button_label(custom_id: str, label: str = "", emoji: str = "") -> str:
     """A short label for an MJ button: U2, V3, 🔄, or the relay's own label."""
     parts = custom_id.split("::")
@@ -73,21 +104,41 @@ class MjBackend:
     def describe(self, job: Job, lang: Lang) -> str:
         return t(f"mj.{job.kind}", lang) if job.kind != "action" else f"Midjourney {job.prompt}"
 
+    def buttons(self, job: Job, lang: Lang) -> list[Button]:
+        """The buttons of a finished job, each with its typed form."""
+        result = json.loads(job.result or "{}")
+        if job.kind == "describe":
+            prompts = [p for p in result.get("prompts", []) if p][:4]
+            return [
+                Button(
+                    t("mj.imagine_this", lang, n=PROMPT_NUMBERS[i]),
+                    f"/img -m mj {p}",
+                    typed=f"/imagine {i + 1}",
+                )
+                for i, p in enumerate(prompts)
+            ]
+        return [
+            Button(
+                button_label(cid, label, emoji),
+                f"/mj {result.get('task_id', '')} {cid}",
+                typed=typed_form(cid),
+            )
+            for cid, label, emoji in result.get("buttons", [])
+            if not any(kind in cid for kind in NEEDS_INPUT)
+        ]
+
     async def result_events(self, job: Job) -> list[ReplyEvent]:
         result = json.loads(job.result or "{}")
         lang = job.dest.lang
+        buttons = self.buttons(job, lang)
         if job.kind == "describe":
             prompts = [p for p in result.get("prompts", []) if p][:4]
             lines = [f"{PROMPT_NUMBERS[i]} {p}" for i, p in enumerate(prompts)]
-            choices = tuple(
-                (Button(t("mj.imagine_this", lang, n=PROMPT_NUMBERS[i]), f"/img -m mj {p}"),)
-                for i, p in enumerate(prompts)
-            )
             text = "\n\n".join(lines) or t("job.no_reason", lang)
-            return [FinalText(text, markdown=False), ButtonRows(choices)]
+            return [FinalText(text, markdown=False), ButtonRows.chunked(buttons, 1)]
         events: list[ReplyEvent] = []
         url = str(result.get("image_url") or "")
-        caption = f"#{job.id} {job.prompt}"[:1000]
+        caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
         fetched = await self._media.fetch(url)
         if fetched is None:
             key = "job.link" if self._media.linkable(url) else "job.result_gone"
@@ -96,15 +147,6 @@ class MjBackend:
             data, mime = fetched
             mime = mime if mime.startswith("image/") else "image/png"
             events.append(ImageReply(data, mime, caption))
-        buttons = [
-            Button(button_label(cid, label, emoji), f"/mj {result.get('task_id', '')} {cid}")
-            for cid, label, emoji in result.get("buttons", [])
-            if not any(kind in cid for kind in NEEDS_INPUT)
-        ]
         if buttons:
-            rows: tuple[tuple[Button, ...], ...] = tuple(
-                tuple(buttons[i : i + BUTTONS_PER_ROW])
-                for i in range(0, len(buttons), BUTTONS_PER_ROW)
-            )
-            events.append(ButtonRows(rows))
+            events.append(ButtonRows.chunked(buttons, BUTTONS_PER_ROW))
         return events

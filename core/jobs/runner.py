@@ -14,8 +14,11 @@ from core.commands.actions import tokenize
 from core.engine.locks import KeyedLocks
 from core.errors import BotError, JobLimitError, RelayTimeoutError, SubmitUncertainError
 from core.jobs import store as js
+from core.jobs.results import JobResults
 from core.jobs.store import Job, JobStore
 from core.platform.outbox import Destination, NothingSent, Outbox, OutboxUnavailable
+from core.platform.shape import shape
+from core.platform.traits import TraitsRegistry
 from core.platform.types import Button, ButtonRows, FinalText, ReplyEvent
 from core.storage.sqlite import SqliteStore
 from core.texts.i18n import Lang, t
@@ -70,8 +73,11 @@ class JobRunner:
         *,
         max_running_per_user: int = 3,
         clock: Callable[[], float] | None = None,
+        traits: TraitsRegistry | None = None,
     ) -> None:
         self.jobs = JobStore(store)
+        self.results = JobResults(store, self.jobs)
+        self._traits = traits  # None: events go out as the backends made them
         self._store = store
         self._outbox = outbox
         self._max = max_running_per_user
@@ -84,6 +90,9 @@ class JobRunner:
 
     def add_backend(self, backend: JobBackend) -> None:
         self._backends[backend.family] = backend
+
+    def backend(self, family: str) -> JobBackend | None:
+        return self._backends.get(family)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -271,7 +280,7 @@ class JobRunner:
                 events = [await tokenize(self._store, e) for e in await backend.result_events(job)]
             except Exception as exc:  # nothing was sent yet
                 raise NothingSent(str(exc)) from exc
-            await self._outbox.send(job.dest, events)
+            ids = await self._outbox.send(job.dest, self._shape(job.dest, events))
         except NothingSent as exc:  # try again later, a few times
             attempts = job.attempts + 1
             log.warning("delivery failed id=%d attempt=%d: %s", job.id, attempts, exc)
@@ -291,6 +300,7 @@ class JobRunner:
                 await self._offer_resend(job)
             return
         await self.jobs.update(job.id, expect=js.DELIVERING, state=js.DELIVERED)
+        await self.results.record(job, ids)  # a reply to the result can act on it (/u2)
         log.info("job delivered id=%d family=%s key=%s", job.id, job.family, job.conv_key)
         what = backend.describe(job, job.dest.lang)
         await self._status(job, t("job.done", job.dest.lang, id=job.id, what=what))
@@ -323,16 +333,14 @@ class JobRunner:
         lines += [self._line(job, dest.lang) for job in running]
         events: list[ReplyEvent] = [FinalText("\n".join(lines), markdown=False)]
         if doubt:
-            buttons = tuple(
-                (Button(t("job.resend", dest.lang, id=j.id), f"/jobs resend {j.id}"),)
-                for j in doubt
-            )
+            buttons = tuple((_resend_button(j),) for j in doubt)
             events.append(ButtonRows(buttons))
         return events
 
     async def _offer_resend(self, job: Job) -> None:
-        text = t("job.in_doubt", job.dest.lang, id=job.id)
-        button = Button(t("job.resend", job.dest.lang, id=job.id), f"/jobs resend {job.id}")
+        typed = self._traits is not None and not self._traits.of(job.dest.platform).buttons
+        text = t("job.in_doubt_typed" if typed else "job.in_doubt", job.dest.lang, id=job.id)
+        button = _resend_button(job)
         events = [
             FinalText(text, markdown=False),
             await tokenize(self._store, ButtonRows(((button,),))),
@@ -343,8 +351,12 @@ class JobRunner:
         await self._send(job.dest, [FinalText(text, markdown=False)])
 
     async def _status(self, job: Job, text: str, *, final: bool = True) -> None:
-        """Show ``text`` in the job's status message, or as a new message if it has none."""
-        if job.status_message_id is not None:
+        """Show ``text`` in the job's status message, or as a new message if it has none.
+        A platform without edits gets only the final states, each as a new message."""
+        edits = self._traits is None or self._traits.of(job.dest.platform).edits
+        if not edits and not final:
+            return
+        if job.status_message_id is not None and edits:
             try:
                 if await self._outbox.edit_text(job.dest, job.status_message_id, text, final=final):
                     return
@@ -354,9 +366,15 @@ class JobRunner:
                 return
         await self._tell(job, text)
 
+    def _shape(self, dest: Destination, events: list[ReplyEvent]) -> list[ReplyEvent]:
+        """Events fitted to the destination platform's traits (core.platform.shape)."""
+        if self._traits is None:
+            return events
+        return shape(events, self._traits.of(dest.platform), dest.lang)
+
     async def _send(self, dest: Destination, events: list[ReplyEvent]) -> list[str]:
         try:
-            return await self._outbox.send(dest, events)
+            return await self._outbox.send(dest, self._shape(dest, events))
         except OutboxUnavailable:
             log.warning(
                 "no %s adapter running; message to chat %s not sent", dest.platform, dest.chat_id
@@ -364,3 +382,9 @@ class JobRunner:
         except Exception as exc:
             log.warning("could not send to %s chat %s: %s", dest.platform, dest.chat_id, exc)
         return []
+
+
+def _resend_button(job: Job) -> Button:
+    """The button that delivers a job left in doubt again; typed: /resend ID."""
+    label = t("job.resend", job.dest.lang, id=job.id)
+    return Button(label, f"/jobs resend {job.id}", typed=f"/resend {job.id}")

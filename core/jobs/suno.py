@@ -68,6 +68,19 @@ class SunoBackend:
     def describe(self, job: Job, lang: Lang) -> str:
         return t(f"suno.{job.kind}", lang)
 
+    def buttons(self, job: Job, lang: Lang) -> list[Button]:
+        """A continue button per clip of a finished song; typed: /continue 1, /continue 2."""
+        if job.kind == "lyrics":
+            return []
+        result = json.loads(job.result or "{}")
+        buttons = []
+        for n, clip in enumerate(result.get("clips", []), start=1):
+            at = clip.get("duration")
+            # "-": no duration known; the relay then continues from the clip's end itself
+            action = f"/song continue {result.get('task_id', '')} {clip.get('id', '')} {at or '-'}"
+            buttons.append(Button(t("suno.continue", lang, n=n), action, typed=f"/continue {n}"))
+        return buttons
+
     async def result_events(self, job: Job) -> list[ReplyEvent]:
         result = json.loads(job.result or "{}")
         lang = job.dest.lang
@@ -76,9 +89,8 @@ class SunoBackend:
             text = result.get("lyrics") or t("job.no_reason", lang)
             return [FinalText(f"{title}\n\n{text}".strip(), markdown=False)]
         events: list[ReplyEvent] = []
-        buttons: list[Button] = []
         lyrics = ""
-        for n, clip in enumerate(result.get("clips", []), start=1):
+        for clip in result.get("clips", []):
             title = clip.get("title") or f"#{job.id}"
             lyrics = lyrics or clip.get("lyrics") or ""
             if clip.get("image"):
@@ -91,12 +103,9 @@ class SunoBackend:
                 events.append(AudioReply(audio, "audio/mpeg", title))
             else:
                 events.append(audio)
-            at = clip.get("duration")
-            # "-": no duration known; the relay then continues from the clip's end itself
-            action = f"/song continue {result.get('task_id', '')} {clip.get('id', '')} {at or '-'}"
-            buttons.append(Button(t("suno.continue", lang, n=n), action))
         if lyrics:
             events.append(FinalText(lyrics, markdown=False))
+        buttons = self.buttons(job, lang)
         if buttons:
             events.append(ButtonRows((tuple(buttons),)))
         return events

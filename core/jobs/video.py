@@ -85,13 +85,20 @@ class VideoBackend:
     async def result_events(self, job: Job) -> list[ReplyEvent]:
         result = json.loads(job.result or "{}")
         url = str(result.get("video") or "")
-        caption = f"#{job.id} {job.prompt}"[:1000]
+        caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
         fetched = await self._media.fetch(url)  # too large or not to be had: the link
         if fetched is None and not self._media.linkable(url):
             return [FinalText(t("job.result_gone", job.dest.lang), markdown=False)]
         video = VideoReply(fetched[0] if fetched else None, url, "video/mp4", caption)
         events: list[ReplyEvent] = [video]
-        if job.kind == LUMA:
-            extend = Button(t("video.extend", job.dest.lang), f"/video extend {result['task_id']}")
-            events.append(ButtonRows(((extend,),)))
+        buttons = self.buttons(job, job.dest.lang)
+        if buttons:
+            events.append(ButtonRows((tuple(buttons),)))
         return events
+
+    def buttons(self, job: Job, lang: Lang) -> list[Button]:
+        """Luma's extend button (typed: /extend); other video models have none."""
+        if job.kind != LUMA:
+            return []
+        task_id = json.loads(job.result or "{}").get("task_id", "")
+        return [Button(t("video.extend", lang), f"/video extend {task_id}", typed="/extend")]

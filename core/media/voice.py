@@ -6,6 +6,7 @@ import logging
 
 from core.config.features import VoiceSettings
 from core.errors import AudioTooLongError
+from core.platform.traits import TraitsRegistry
 from core.platform.types import Attachment, AudioReply
 from core.relay.audio import AudioClient
 
@@ -19,9 +20,16 @@ class Voice:
     """Speech to text and text to speech on the relay (``models.transcribe`` and ``.tts``)."""
 
     def __init__(
-        self, settings: VoiceSettings, audio: AudioClient, *, transcribe_model: str, tts_model: str
+        self,
+        settings: VoiceSettings,
+        audio: AudioClient,
+        *,
+        transcribe_model: str,
+        tts_model: str,
+        traits: TraitsRegistry | None = None,
     ) -> None:
         self._settings = settings
+        self._traits = traits or TraitsRegistry()
         self._audio = audio
         self._stt = transcribe_model
         self._tts = tts_model
@@ -45,7 +53,13 @@ class Voice:
         log.info("transcribed %d bytes to %d characters", len(note.data), len(text))
         return text.strip()
 
-    async def speak(self, text: str) -> AudioReply:
-        """``text`` as a voice message (OGG/Opus, which messengers play as a voice note)."""
-        data = await self._audio.speech(text, model=self._tts, voice=self._settings.tts_voice)
-        return AudioReply(data, "audio/ogg", voice=True)
+    async def speak(self, text: str, platform: str) -> AudioReply:
+        """``text`` spoken, in the audio ``platform``'s voice messages take (OGG/Opus or MP3);
+        where it has none, an MP3 file sent as ordinary audio."""
+        fmt = self._traits.of(platform).voice_format
+        response_format = "opus" if fmt == "ogg_opus" else "mp3"
+        data = await self._audio.speech(
+            text, model=self._tts, voice=self._settings.tts_voice, response_format=response_format
+        )
+        mime = "audio/ogg" if fmt == "ogg_opus" else "audio/mpeg"
+        return AudioReply(data, mime, voice=fmt is not None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from core.platform.traits import PlatformTraits
+
 
 class Adapter(Protocol):
     """A platform connection: translates platform updates into ``Engine.handle`` calls.
@@ -13,6 +15,7 @@ class Adapter(Protocol):
     """
 
     name: str
+    traits: PlatformTraits  # what the platform can do; the runner registers it with the core
 
     async def start(self) -> None:
         """Connect and begin receiving messages."""

@@ -45,4 +45,20 @@ PLAIN = PlatformTraits(
     max_upload_bytes=20 * MB,
 )
 
-__all__ = ["PLAIN", "MarkdownFlavour", "PlatformTraits", "VoiceFormat"]
+
+
+class TraitsRegistry:
+    """Each running platform's traits, registered by whoever starts its adapter; the engine and
+    the job runner read them to shape replies. A platform nobody registered gets ``PLAIN``."""
+
+    def __init__(self) -> None:
+        self._traits: dict[str, PlatformTraits] = {}
+
+    def register(self, platform: str, traits: PlatformTraits) -> None:
+        self._traits[platform] = traits
+
+    def of(self, platform: str) -> PlatformTraits:
+        return self._traits.get(platform, PLAIN)
+
+
+__all__ = ["PLAIN", "MarkdownFlavour", "PlatformTraits", "TraitsRegistry", "VoiceFormat"]

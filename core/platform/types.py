@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -136,6 +137,20 @@ class ButtonRows:
     """Rows of buttons attached to the previous reply."""
 
     rows: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def chunked(cls, buttons: Sequence[Button], per_row: int) -> ButtonRows:
+        """``buttons`` in rows of at most ``per_row`` (the one place rows are cut)."""
+        return cls(
+            tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+        )
+
+    @property
+    def typed_forms(self) -> tuple[tuple[str, ...], ...]:
+        """What a person can type instead of pressing, row by row (buttons without a typed
+        form are left out, and so are rows left empty)."""
+        rows = (tuple(b.typed for b in row if b.typed) for row in self.rows)
+        return tuple(row for row in rows if row)
 
 
 ReplyEvent = (

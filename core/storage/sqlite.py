@@ -95,6 +95,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE conversations ADD COLUMN voice_reply INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE TABLE job_messages (
+        job_id INTEGER NOT NULL,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id, message_id)
+    );
+    """,
 )
 
 

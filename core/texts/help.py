@@ -8,17 +8,118 @@ if TYPE_CHECKING:
     from core.texts.i18n import Lang
 
 HELP_TEXTS: dict[str, dict[Lang, str]] = {
+    # "KEY.plain": the wording for a platform without buttons, captions, albums or replies
+    # (the console, WeChat); KEY is the one for platforms that have them.
+    "cmd.help.typed": {
+        "zh": "结果下的按钮也可以输入：/u1–/u4、/v1–/v4、/reroll、/zoom 2、/vary strong、"
+        "/pan left、/upscale creative（Midjourney），/imagine 1（/describe 的提示词），"
+        "/continue 1（Suno），/extend（Luma），/resend（重新发送）。"
+        "作用于你最新的结果，或你回复的那条。",
+        "en": "Buttons under results can be typed too: /u1–/u4, /v1–/v4, /reroll, /zoom 2, "
+        "/vary strong, /pan left, /upscale creative (Midjourney), /imagine 1 (a /describe "
+        "prompt), /continue 1 (Suno), /extend (Luma), /resend. They act on your latest "
+        "result, or on the one you reply to.",
+    },
+    "cmd.help.typed.plain": {
+        "zh": "对结果的操作请输入：/u1–/u4（放大）、/v1–/v4（变体）、/reroll、/zoom 2、"
+        "/vary strong、/pan left、/upscale creative（Midjourney），"
+        "/imagine 1（/describe 的提示词），/continue 1（Suno 续写），/extend（Luma 延长），"
+        "/resend（重新发送）。作用于你最新的结果。",
+        "en": "To act on a result, type: /u1–/u4 (upscale), /v1–/v4 (variations), /reroll, "
+        "/zoom 2, /vary strong, /pan left, /upscale creative (Midjourney), /imagine 1 (a "
+        "/describe prompt), /continue 1 (continue a Suno song), /extend (Luma), /resend. "
+        "They act on your latest result.",
+    },
+    "helpdetail.img.plain": {
+        "zh": "/img [-m 模型] 描述 — 画图（默认模型：{default}）\n"
+        "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …：OpenAI 图片格式的任何模型\n"
+        "• -m mj（midjourney）：Midjourney，生成四宫格；之后输入 /u1–/u4 放大、/v1–/v4 变体、"
+        "/reroll 重画；MJ 参数如 --ar 16:9 --niji 6 原样传递\n"
+        "• -m ideogram：ideogram，--ar 16:9 设置比例\n"
+        "例：/img -m mj 一只在月球上的猫 --ar 16:9",
+        "en": "/img [-m MODEL] PROMPT — draw a picture (default model: {default})\n"
+        "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …: any OpenAI-images model\n"
+        "• -m mj (midjourney): Midjourney, a 2×2 grid; then type /u1–/u4 to upscale, /v1–/v4 "
+        "for variations, /reroll to draw again; MJ flags such as --ar 16:9 --niji 6 pass "
+        "through\n"
+        "• -m ideogram: ideogram, --ar 16:9 sets the aspect ratio\n"
+        "Example: /img -m mj a cat on the moon --ar 16:9",
+    },
+    "helpdetail.vision.plain": {
+        "zh": "/vision [问题] — 识图（模型 models.vision）\n"
+        "• 先发送一张图片，几分钟内再发 /vision 问题\n"
+        "• 之后的追问仍能看到这张图\n"
+        "例：/vision 这道菜怎么做？",
+        "en": "/vision [QUESTION] — ask about a photo (model models.vision)\n"
+        "• send the photo, then /vision QUESTION within a few minutes\n"
+        "• follow-up questions still see the picture\n"
+        "Example: /vision how do I cook this?",
+    },
+    "helpdetail.describe.plain": {
+        "zh": "/describe — 先发送一张图片再发 /describe：Midjourney 给出 4 个提示词；"
+        "输入 /imagine 1–4 用其中一个画图。",
+        "en": "/describe — send a photo, then /describe: Midjourney's four prompts for it; "
+        "type /imagine 1–4 to draw one.",
+    },
+    "helpdetail.blend.plain": {
+        "zh": "/blend — 逐张发送 2–5 张图片，再发 /blend，由 Midjourney 融合。",
+        "en": "/blend — send 2–5 photos one by one, then /blend: Midjourney blends them.",
+    },
+    "helpdetail.tts.plain": {
+        "zh": "/tts 文本 — 把文字读出来。例：/tts 早上好",
+        "en": "/tts TEXT — the text spoken aloud. Example: /tts good morning",
+    },
+    "helpdetail.model.plain": {
+        "zh": "/model — 显示当前模型和可选模型；/model 模型名 — 切换本对话的模型。",
+        "en": "/model — the current model and the choices; /model NAME — switch this "
+        "conversation's model.",
+    },
+    "helpdetail.jobs.plain": {
+        "zh": "/jobs — 查看你正在运行的任务及进度；/resend 重新发送中断的结果。",
+        "en": "/jobs — your running jobs with their progress; /resend sends an interrupted "
+        "result again.",
+    },
+    "helpdetail.song.plain": {
+        "zh": "/song [-i] 描述 — 用 Suno 写歌（模型 {song}）\n"
+        "• -i：纯音乐\n"
+        "• 自定义：第一行 title: 歌名，第二行 tags: 风格，之后是歌词\n"
+        "• 输入 /continue 1 或 /continue 2 续写最新的一首\n"
+        "例：/song 一首关于夏天海边的轻快流行歌\n/lyrics 描述 — 只写歌词",
+        "en": "/song [-i] DESCRIPTION — a song by Suno (model {song})\n"
+        "• -i: instrumental\n"
+        "• custom: a line title: NAME, a line tags: STYLE, then the lyrics\n"
+        "• type /continue 1 or /continue 2 to continue a clip of the latest song\n"
+        "Example: /song an upbeat pop song about summer at the beach\n"
+        "/lyrics DESCRIPTION — lyrics only",
+    },
+    "helpdetail.video.plain": {
+        "zh": "/video [-m 模型] [--ar 16:9] [-d 5] 描述 — 生成视频（默认 {video}）\n"
+        "• -m luma / ray-v2：Luma（输入 /extend 延长最新的视频）\n"
+        "• -m kling-v1 / kling-v2-master …：可灵\n"
+        "例：/video -m kling-v1 海浪拍打礁石 --ar 16:9",
+        "en": "/video [-m MODEL] [--ar 16:9] [-d 5] PROMPT — a video clip (default {video})\n"
+        "• -m luma / ray-v2: Luma (type /extend to extend the latest clip)\n"
+        "• -m kling-v1 / kling-v2-master …: Kling\n"
+        "Example: /video -m kling-v1 waves crashing on rocks --ar 16:9",
+    },
+    "help.vision.plain": {
+        "zh": "识图：先发图片，再发 /vision 问题",
+        "en": "ask about a photo: send it, then /vision QUESTION",
+    },
+    "help.tts.plain": {"zh": "朗读：/tts 文本", "en": "say it aloud: /tts TEXT"},
     "helpdetail.img": {
         "zh": "/img [-m 模型] 描述 — 画图（默认模型：{default}）\n"
         "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …：OpenAI 图片格式的任何模型\n"
-        "• -m mj（midjourney）：Midjourney，生成四宫格并带 U1–U4、V1–V4、🔄 按钮；"
+        "• -m mj（midjourney）：Midjourney，生成四宫格并带 U1–U4、V1–V4、🔄 按钮"
+        "（也可输入 /u1、/v1、/reroll）；"
         "MJ 参数如 --ar 16:9 --niji 6 原样传递\n"
         "• -m ideogram：ideogram，--ar 16:9 设置比例\n"
         "• 附上或回复一张图片：Midjourney 把它当作图片提示，其他模型进行图片编辑\n"
         "例：/img -m mj 一只在月球上的猫 --ar 16:9",
         "en": "/img [-m MODEL] PROMPT — draw a picture (default model: {default})\n"
         "• -m dall-e-3 / gpt-image-1 / flux-pro / recraftv3 …: any OpenAI-images model\n"
-        "• -m mj (midjourney): Midjourney, a 2×2 grid with U1–U4, V1–V4 and 🔄 buttons; "
+        "• -m mj (midjourney): Midjourney, a 2×2 grid with U1–U4, V1–V4 and 🔄 buttons "
+        "(or type /u1, /v1, /reroll); "
         "MJ flags such as --ar 16:9 --niji 6 pass through\n"
         "• -m ideogram: ideogram, --ar 16:9 sets the aspect ratio\n"
         "• with a photo attached or replied to: Midjourney uses it as an image prompt, other "
@@ -39,9 +140,10 @@ HELP_TEXTS: dict[str, dict[Lang, str]] = {
         "Example: /vision how do I cook this?",
     },
     "helpdetail.describe": {
-        "zh": "/describe — 在图片上使用：Midjourney 给出 4 个提示词，每个都有“用这个画”按钮。",
+        "zh": "/describe — 在图片上使用：Midjourney 给出 4 个提示词，每个都有“用这个画”按钮"
+        "（也可输入 /imagine 1–4）。",
         "en": "/describe — on a photo: Midjourney's four prompts for it, each with an "
-        "Imagine button.",
+        "Imagine button (or type /imagine 1–4).",
     },
     "helpdetail.blend": {
         "zh": "/blend — 把 2–5 张图片作为相册发送并在说明里写 /blend，或先逐张发送再发 /blend。",
@@ -83,24 +185,24 @@ HELP_TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "/song [-i] 描述 — 用 Suno 写歌（模型 {song}）\n"
         "• -i：纯音乐\n"
         "• 自定义：第一行 title: 歌名，第二行 tags: 风格，之后是歌词\n"
-        "• 每首歌都有“续写”按钮\n"
+        "• 每首歌都有“续写”按钮（也可输入 /continue 1）\n"
         "例：/song 一首关于夏天海边的轻快流行歌\n/lyrics 描述 — 只写歌词",
         "en": "/song [-i] DESCRIPTION — a song by Suno (model {song})\n"
         "• -i: instrumental\n"
         "• custom: a line title: NAME, a line tags: STYLE, then the lyrics\n"
-        "• each clip has a Continue button\n"
+        "• each clip has a Continue button (or type /continue 1)\n"
         "Example: /song an upbeat pop song about summer at the beach\n"
         "/lyrics DESCRIPTION — lyrics only",
     },
     "helpdetail.video": {
         "zh": "/video [-m 模型] [--ar 16:9] [-d 5] 描述 — 生成视频（默认 {video}）\n"
-        "• -m luma / ray-v2：Luma（结果带“延长”按钮）\n"
+        "• -m luma / ray-v2：Luma（结果带“延长”按钮，也可输入 /extend）\n"
         "• -m kling-v1 / kling-v2-master …：可灵\n"
         "• -m gen3a_turbo / gen4_turbo：Runway（需要附上一张图片）\n"
         "• 附上或回复一张图片：图生视频\n"
         "例：/video -m kling-v1 海浪拍打礁石 --ar 16:9",
         "en": "/video [-m MODEL] [--ar 16:9] [-d 5] PROMPT — a video clip (default {video})\n"
-        "• -m luma / ray-v2: Luma (results have an Extend button)\n"
+        "• -m luma / ray-v2: Luma (results have an Extend button; or type /extend)\n"
         "• -m kling-v1 / kling-v2-master …: Kling\n"
         "• -m gen3a_turbo / gen4_turbo: Runway (needs a photo)\n"
         "• with a photo attached or replied to: image to video\n"

@@ -158,6 +158,11 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "The bot restarted while sending the result of job #{id}. "
         "If you did not get it, press Resend.",
     },
+    "job.in_doubt_typed": {
+        "zh": "机器人在发送任务 #{id} 的结果时重启了。如果你没有收到结果，请输入 /resend。",
+        "en": "The bot restarted while sending the result of job #{id}. "
+        "If you did not get it, type /resend.",
+    },
     "job.resend": {"zh": "🔁 重新发送 #{id}", "en": "🔁 Resend #{id}"},
     "job.line": {
         "zh": "#{id} {what} {progress}% — {prompt}",
@@ -304,6 +309,20 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "cmd.system.reset": {
         "zh": "已恢复默认系统提示词。",
         "en": "System prompt reset to the default.",
+    },
+    "typed.line": {"zh": "输入：{forms}", "en": "Type: {forms}"},
+    "error.no_target": {
+        "zh": "这里没有可以用 {form} 操作的结果。先生成一个，或回复你要操作的那条结果。",
+        "en": "There is no result here that {form} can act on. Make one first, or reply to "
+        "the result you mean.",
+    },
+    "error.no_such_button": {
+        "zh": "这条结果没有 {form}。可以用：{offered}",
+        "en": "That result does not offer {form}. It offers: {offered}",
+    },
+    "error.nothing_to_resend": {
+        "zh": "没有需要重新发送的结果：你的任务都已正常送达。",
+        "en": "Nothing to resend: none of your results was interrupted while being sent.",
     },
     **HELP_TEXTS,
 }
