@@ -1,0 +1,119 @@
+"""core.platform.shape: replies fitted to a platform's traits; MJ buttons' typed forms."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bots.console.adapter import CONSOLE_TRAITS
+from bots.telegram.traits import telegram_traits
+from core.jobs.midjourney import typed_form
+from core.platform.shape import cut, shape
+from core.platform.traits import PLAIN, TraitsRegistry
+from core.platform.types import (
+    AudioReply,
+    Button,
+    ButtonRows,
+    FinalText,
+    ImageReply,
+    Notice,
+    TextDelta,
+    VideoReply,
+)
+from tests.fake_relay_mj import grid_buttons, upscale_buttons
+
+TELEGRAM = telegram_traits(50)
+
+
+def grid() -> ButtonRows:
+    buttons = [
+        Button(b["label"] or b["emoji"], f"/mj 1 {b['customId']}", typed=typed_form(b["customId"]))
+        for b in grid_buttons("h")
+    ]
+    return ButtonRows.chunked(buttons, 5)
+
+
+def test_telegram_traits_are_its_numbers() -> None:
+    assert TELEGRAM.buttons and TELEGRAM.edits and TELEGRAM.voice_format == "ogg_opus"
+    assert (TELEGRAM.max_text, TELEGRAM.max_caption) == (4096, 1024)
+    assert TELEGRAM.markdown == "telegram_html" and TELEGRAM.max_upload_bytes == 50_000_000
+    assert not CONSOLE_TRAITS.buttons and not CONSOLE_TRAITS.edits
+    assert CONSOLE_TRAITS.voice_format is None and CONSOLE_TRAITS.markdown == "plain"
+
+
+def test_an_unknown_platform_gets_plain_traits() -> None:
+    registry = TraitsRegistry()
+    registry.register("telegram", TELEGRAM)
+    assert registry.of("telegram") is TELEGRAM
+    assert registry.of("wechat") == PLAIN and not PLAIN.buttons and not PLAIN.edits
+
+
+def test_with_edits_and_buttons_everything_passes_unchanged() -> None:
+    events = [TextDelta("a"), TextDelta("b"), FinalText("ab"), grid(), Notice("n")]
+    assert shape(events, TELEGRAM, "en") == events
+
+
+def test_without_edits_only_the_complete_answer_is_left() -> None:
+    events = [TextDelta("Stream"), TextDelta("ing"), FinalText("Streaming"), Notice("cut")]
+    assert shape(events, CONSOLE_TRAITS, "en") == [FinalText("Streaming"), Notice("cut")]
+
+
+def test_without_buttons_one_short_line_of_typed_forms_in_each_language() -> None:
+    line = "/u1 /u2 /u3 /u4 /reroll · /v1 /v2 /v3 /v4"
+    assert shape([grid()], CONSOLE_TRAITS, "en") == [FinalText(f"Type: {line}", markdown=False)]
+    assert shape([grid()], CONSOLE_TRAITS, "zh") == [FinalText(f"输入：{line}", markdown=False)]
+    # Buttons without a typed form are left out; a menu of none leaves nothing.
+    menu = ButtonRows(((Button("gpt-4o", "/model gpt-4o"),),))
+    assert shape([menu], CONSOLE_TRAITS, "en") == []
+
+
+def test_captions_are_cut_to_the_platforms_longest() -> None:
+    long = "x" * 5000
+    image, video = ImageReply(b"png", caption=long), VideoReply(url="u", caption=long)
+    tg_image, tg_video = shape([image, video], TELEGRAM, "en")
+    assert isinstance(tg_image, ImageReply) and isinstance(tg_video, VideoReply)
+    assert len(tg_image.caption) == len(tg_video.caption) == 1024
+    assert tg_image.caption.endswith("…")
+    small = replace(CONSOLE_TRAITS, max_caption=10)
+    (plain,) = shape([image], small, "en")
+    assert isinstance(plain, ImageReply) and plain.caption == "x" * 9 + "…"
+    short = ImageReply(b"png", caption="short")
+    assert shape([short], small, "en") == [short]
+    assert cut("abc", 3) == "abc"
+
+
+def test_a_voice_message_is_an_audio_file_where_there_are_none() -> None:
+    voice = AudioReply(b"mp3", "audio/mpeg", voice=True)
+    assert shape([voice], TELEGRAM, "en") == [voice]
+    assert shape([voice], CONSOLE_TRAITS, "en") == [replace(voice, voice=False)]
+
+
+def test_buttons_are_chunked_in_one_place() -> None:
+    buttons = [Button(str(i), str(i)) for i in range(7)]
+    rows = ButtonRows.chunked(buttons, 3).rows
+    assert [len(r) for r in rows] == [3, 3, 1] and rows[2][0].label == "6"
+
+
+def test_every_offered_midjourney_button_has_a_typed_form() -> None:
+    forms = {b["customId"].split("::")[2]: typed_form(b["customId"]) for b in grid_buttons("h")}
+    assert forms["upsample"] == "/u4" and forms["variation"] == "/v4"
+    assert forms["reroll"] == "/reroll"
+    offered = {
+        b["label"] or b["emoji"]: typed_form(b["customId"])
+        for b in upscale_buttons("h")
+        if "CustomZoom" not in b["customId"] and "Inpaint" not in b["customId"]
+    }
+    assert offered == {
+        "Upscale (Subtle)": "/upscale subtle",
+        "Upscale (Creative)": "/upscale creative",
+        "Vary (Strong)": "/vary strong",
+        "Vary (Subtle)": "/vary subtle",
+        "Zoom Out 2x": "/zoom 2",
+        "Zoom Out 1.5x": "/zoom 1.5",
+        "⬅️": "/pan left",
+        "➡️": "/pan right",
+        "⬆️": "/pan up",
+        "⬇️": "/pan down",
+        "❤️": "",  # a bookmark: nothing to type, nothing worth typing
+    }
+    assert typed_form("MJ::JOB::upsample_v5_4x::1::h::SOLO") == "/upscale 4x"
+    assert typed_form("MJ::JOB::upsample::1::h") == "/u1"
