@@ -42,7 +42,7 @@ exception's MRO against one table, so a subclass without its own text gets its p
 
 from __future__ import annotations
 
-from core.texts.i18n import Lang, t
+from core.texts.i18n import Lang, has_text, t
 
 
 class BotError(Exception):
@@ -334,12 +334,15 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
 }
 
 
-def user_text(exc: BaseException, lang: Lang) -> str:
-    """Word ``exc`` for a user in ``lang``: short, no raw body, no traceback."""
+def user_text(exc: BaseException, lang: Lang, *, plain: bool = False) -> str:
+    """Word ``exc`` for a user in ``lang``: short, no raw body, no traceback. ``plain``: for a
+    platform without buttons, captions, albums or replies (its ``.plain`` wording, if any)."""
     fields: dict[str, str] = getattr(exc, "fields", {}) if isinstance(exc, UserInputError) else {}
     for cls in type(exc).__mro__:
         key = _TEXT_KEYS.get(cls)
         if key is not None:
+            if plain and has_text(f"{key}.plain"):
+                key = f"{key}.plain"
             return t(key, lang, **fields)
     return t("error.internal", lang)
 

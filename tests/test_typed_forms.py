@@ -202,7 +202,7 @@ async def test_resend_delivers_a_job_left_in_doubt_again(
     assert len([r for r in fake_relay.requests if r.path == "/mj/submit/imagine"]) == 1
 
 
-async def test_console_help_speaks_of_typing_not_pressing(
+async def test_console_help_and_errors_speak_of_typing_not_pressing(
     tmp_path: Path, fake_relay: FakeRelay
 ) -> None:
     async with console(tmp_path, fake_relay) as c:
@@ -212,6 +212,12 @@ async def test_console_help_speaks_of_typing_not_pressing(
         await c.until("then type /u1–/u4 to upscale")
         c.type("/help vision")
         await c.until("send the photo, then /vision QUESTION")
+        c.type("/help u2")
+        await c.until("To act on a result, type:", 2)
+        c.type("/vision what is this?")  # errors are worded for the platform too
+        await c.until("Send a photo first, then /vision QUESTION.")
+        c.type("/tts")
+        await c.until("What should I say? Usage: /tts TEXT")
     text = c.screen.getvalue().lower()
     for word in ("caption", "album", "reply to", "button", "press", "tap"):
         assert word not in text

@@ -105,6 +105,9 @@ class CommandHandlers:
             models = self._settings.models
             fields = {"default": models.image, "song": models.song, "video": models.video}
             return help_text(key, lang, traits, **fields)
+        typed = next((s for s in COMMANDS if s.name == name and s.typed), None)
+        if typed is not None:  # /help u2: what the typed buttons are
+            return help_text("cmd.help.typed", lang, traits)
         spec = next((s for s in COMMANDS if s.name == name and not s.hidden), None)
         if spec is None:
             return t("cmd.unknown", lang, command=name)

@@ -122,7 +122,8 @@ class Engine:
                             yield shaped
                 except BotError as exc:
                     self._log_error(exc, key)
-                    yield ErrorReply(user_text(exc, lang), error_code(exc))
+                    text = user_text(exc, lang, plain=not traits.buttons)
+                    yield ErrorReply(text, error_code(exc))
                 except Exception:
                     log.exception("unexpected error key=%s", key)
                     yield ErrorReply(t("error.internal", lang), "internal")

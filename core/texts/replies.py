@@ -311,6 +311,28 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "System prompt reset to the default.",
     },
     "typed.line": {"zh": "输入：{forms}", "en": "Type: {forms}"},
+    # "KEY.plain": the wording for a platform without buttons, captions, albums or replies.
+    "error.missing_image.plain": {
+        "zh": "请先发送一张图片，再发送 /vision 问题。",
+        "en": "Send a photo first, then /vision QUESTION.",
+    },
+    "error.blend_count.plain": {
+        "zh": "融合需要 2–5 张图片（收到 {count} 张）。请逐张发送图片，再发送 /blend。",
+        "en": "Blending needs 2–5 photos (got {count}). Send them one by one, then /blend.",
+    },
+    "error.needs_photo.plain": {
+        "zh": "{model} 需要一张图片作为输入。只用文字生成视频请换用 luma 或 kling 模型。",
+        "en": "{model} needs a photo as input. For a video from text alone, use a luma or "
+        "kling model.",
+    },
+    "error.nothing_to_say.plain": {
+        "zh": "要朗读什么？用法：/tts 文本",
+        "en": "What should I say? Usage: /tts TEXT",
+    },
+    "error.no_target.plain": {
+        "zh": "这里没有可以用 {form} 操作的结果。请先生成一个。",
+        "en": "There is no result here that {form} can act on. Make one first.",
+    },
     "error.no_target": {
         "zh": "这里没有可以用 {form} 操作的结果。先生成一个，或回复你要操作的那条结果。",
         "en": "There is no result here that {form} can act on. Make one first, or reply to "
