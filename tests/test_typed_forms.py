@@ -253,9 +253,15 @@ async def test_telegram_a_reply_to_an_older_grid_acts_on_that_grid(
         await fake.wait_for(lambda: any("#3 Midjourney U1: done" in t for t in texts(fake, USER)))
         fake.send_text(USER, "/v4")  # no reply: the latest grid
         await fake.wait_for(lambda: any("#4 Midjourney V4: done" in t for t in texts(fake, USER)))
+        # A reply to a job's status line ("✅ #1 ... done") names that job too.
+        done = "✅ #1 Midjourney imagine: done"
+        fox_status = next(m for m in fake.messages(USER) if m.text == done)
+        fake.send_text(USER, "/v2", reply_to_message_id=fox_status.message_id)
+        await fake.wait_for(lambda: any("#5 Midjourney V2: done" in t for t in texts(fake, USER)))
         fake.send_text(USER, "/zoom 2", reply_to_message_id=fox_grid.message_id)
         await fake.wait_for(lambda: any("does not offer /zoom 2" in t for t in texts(fake, USER)))
-    u1, v4 = actions(fake_relay)
+    u1, v4, v2 = actions(fake_relay)
+    assert v2["taskId"] == mj_task_of(fake_relay, "a fox") and "variation::2::" in v2["customId"]
     assert u1["taskId"] == mj_task_of(fake_relay, "a fox") and "upsample::1::" in u1["customId"]
     assert v4["taskId"] == mj_task_of(fake_relay, "a wolf") and "variation::4::" in v4["customId"]
     # Telegram keeps its buttons: no typed line is sent there.

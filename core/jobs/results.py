@@ -32,10 +32,13 @@ class JobResults:
             )
 
     async def of_message(self, platform: str, chat_id: str, message_id: str) -> Job | None:
-        """The job whose result is the message ``message_id`` of that chat, if any."""
+        """The job whose result (or status line: "✅ #3 done") is the message ``message_id``
+        of that chat, if any."""
         rows = await self._store.query(
-            "SELECT job_id FROM job_messages WHERE platform = ? AND chat_id = ? AND message_id = ?",
-            (platform, chat_id, message_id),
+            "SELECT job_id FROM job_messages WHERE platform = ? AND chat_id = ? AND message_id = ?"
+            " UNION ALL SELECT id FROM jobs WHERE platform = ? AND chat_id = ?"
+            " AND status_message_id = ? LIMIT 1",
+            (platform, chat_id, message_id) * 2,
         )
         return await self._jobs.get(int(rows[0][0])) if rows else None
 
