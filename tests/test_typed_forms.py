@@ -61,11 +61,11 @@ async def wait_for(condition: Callable[[], bool], screen: Screen | None = None) 
 
 @asynccontextmanager
 async def console(
-    tmp_path: Path, fake_relay: FakeRelay, *, interactive: bool = False
+    tmp_path: Path, fake_relay: FakeRelay, *, interactive: bool = False, jobs: str = ""
 ) -> AsyncIterator[Console]:
     """``relaybot chat`` in-process: the App, the console adapter registered as the CLI does,
     lines typed into a pipe one at a time."""
-    settings = make_settings(tmp_path, fake_relay.url, JOBS)
+    settings = make_settings(tmp_path, fake_relay.url, JOBS + jobs)
     async with App(settings) as app:
         read_end, write_end = os.pipe()
         stdin = os.fdopen(read_end, "r", encoding="utf-8")
@@ -155,6 +155,20 @@ async def test_typed_forms_without_a_target_say_so_and_reach_no_relay(
         await c.until("There is no result here that /continue 1 can act on.")
     assert actions(fake_relay) == []
     assert not [r for r in fake_relay.requests if r.path.startswith("/suno/submit")]
+
+
+async def test_a_typed_button_counts_against_the_job_limit_as_a_press_does(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    async with console(tmp_path, fake_relay, jobs="  max_running_per_user: 1\n") as c:
+        c.type("/img -m mj a fox")
+        await c.until("✅ #1 Midjourney imagine: done")
+        fake_relay.mj_steps_per_state = 10_000  # the next job keeps running
+        c.type("/img -m mj a wolf")
+        await c.until("⏳ #2 Midjourney imagine: queued")
+        c.type("/u2")
+        await c.until("You already have 1 jobs running (at most 1)")
+    assert actions(fake_relay) == []  # refused before the relay
 
 
 async def test_a_song_is_continued_with_continue(tmp_path: Path, fake_relay: FakeRelay) -> None:
