@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from bots.console.adapter import CONSOLE_TRAITS
 from bots.telegram.traits import telegram_traits
+from core.jobs import store as js
 from core.jobs.midjourney import typed_form
+from core.jobs.runner import JobRunner, TaskUpdate
+from core.platform.outbox import Outbox
 from core.platform.shape import cut, shape
 from core.platform.traits import PLAIN, TraitsRegistry
 from core.platform.types import (
@@ -19,7 +23,9 @@ from core.platform.types import (
     TextDelta,
     VideoReply,
 )
+from core.storage.sqlite import SqliteStore
 from tests.fake_relay_mj import grid_buttons, upscale_buttons
+from tests.test_jobs import DEST, Clock, FakeFamily, Sink, _returns
 
 TELEGRAM = telegram_traits(50)
 
@@ -117,3 +123,40 @@ def test_every_offered_midjourney_button_has_a_typed_form() -> None:
     }
     assert typed_form("MJ::JOB::upsample_v5_4x::1::h::SOLO") == "/upscale 4x"
     assert typed_form("MJ::JOB::upsample::1::h") == "/u1"
+
+
+async def test_job_messages_are_shaped_for_a_platform_without_buttons_or_edits(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    store = SqliteStore(tmp_path / "jobs.db", clock=clock)
+    await store.open()
+    try:
+        sink, family, registry = Sink(), FakeFamily(), TraitsRegistry()
+        registry.register("test", CONSOLE_TRAITS)
+
+        def runner() -> JobRunner:
+            outbox = Outbox()
+            outbox.register("test", sink)
+            jobs = JobRunner(store, outbox, clock=clock, traits=registry)
+            jobs.add_backend(family)
+            return jobs
+
+        jobs = runner()
+        job = await jobs.submit("fake", "imagine", "k", DEST, "a bird", _returns("task-1"))
+        family.states["task-1"] = TaskUpdate("running", 40)
+        clock.now += 10
+        await jobs.poll_once()
+        assert sink.edits == []  # no edits there: progress is not shown
+        # The process died while sending the result; the next one offers a resend, typed.
+        await jobs.jobs.update(job.id, state=js.DELIVERING, result="BIRD")
+        clock.now += 1
+        again = runner()
+        await again.start()
+        await again.stop()
+        texts = [e.text for e in sink.sent if isinstance(e, FinalText)]
+        assert not any(isinstance(e, ButtonRows) for e in sink.sent)
+        assert texts[-2].endswith("If you did not get it, type /resend.")
+        assert texts[-1] == f"Type: /resend {job.id}"
+    finally:
+        await store.close()

@@ -339,7 +339,7 @@ class JobRunner:
 
     async def _offer_resend(self, job: Job) -> None:
         typed = self._traits is not None and not self._traits.of(job.dest.platform).buttons
-        text = t("job.in_doubt_typed" if typed else "job.in_doubt", job.dest.lang, id=job.id)
+        text = t("job.in_doubt.plain" if typed else "job.in_doubt", job.dest.lang, id=job.id)
         button = _resend_button(job)
         events = [
             FinalText(text, markdown=False),

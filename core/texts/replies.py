@@ -158,7 +158,7 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "The bot restarted while sending the result of job #{id}. "
         "If you did not get it, press Resend.",
     },
-    "job.in_doubt_typed": {
+    "job.in_doubt.plain": {
         "zh": "机器人在发送任务 #{id} 的结果时重启了。如果你没有收到结果，请输入 /resend。",
         "en": "The bot restarted while sending the result of job #{id}. "
         "If you did not get it, type /resend.",
