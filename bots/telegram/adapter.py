@@ -26,6 +26,7 @@ from bots.telegram.inbound import PLATFORM, BotIdentity, thread_of, to_incoming
 from bots.telegram.media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
 from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer
 from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
+from bots.telegram.settings import TelegramSettings
 from bots.telegram.stream import plain
 from core.commands.table import COMMANDS, parse_command
 from core.config.settings import Settings
@@ -33,10 +34,6 @@ from core.engine.engine import Engine
 from core.platform.outbox import Destination, NothingSent, Outbox
 from core.platform.types import IncomingMessage, ReplyEvent
 from core.texts.i18n import LANGS, pick_lang, t
-
-# PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
-# behaviour of its next major version); tg_send reads both forms.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 log = logging.getLogger("relaybot.telegram")
 
@@ -55,7 +52,7 @@ class TelegramAdapter:
     def __init__(self, settings: Settings, engine: Engine, outbox: Outbox | None = None) -> None:
         self._settings = settings
         self._outbox = outbox
-        self._config = settings.telegram
+        self._config = settings.section(PLATFORM, TelegramSettings)
         self._engine = engine
         self._app: Application | None = None  # type: ignore[type-arg]
         self._me = BotIdentity(0, "")
@@ -92,6 +89,10 @@ class TelegramAdapter:
         return app
 
     async def start(self) -> None:
+        # PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
+        # behaviour of its next major version); send.py reads both forms. Set when the bot
+        # starts, never on import.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
         app = self._build()
         await app.initialize()  # getMe: a wrong token fails here
         self._app = app
@@ -137,11 +138,6 @@ class TelegramAdapter:
                 )
         await app.shutdown()
         log.info("telegram stopped")
-
-    async def _drain(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Albums still collecting are delivered; replies in flight finish."""
-        await self._albums.flush()
-        await app.stop()
 
     async def _register_commands(self) -> None:
         """The command menu, in zh and en, with the configured language as the default."""
