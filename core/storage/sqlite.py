@@ -95,6 +95,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE conversations ADD COLUMN voice_reply INTEGER NOT NULL DEFAULT 0;
     """,
+    # issue 9 (outbox by adapter): the adapter that owns a job's conversation; NULL: the
+    # adapter named after the platform (every row written before this column).
+    """
+    ALTER TABLE jobs ADD COLUMN adapter TEXT;
+    """,
 )
 
 
