@@ -41,7 +41,7 @@ MB = 1_000_000
 STOP_WAIT_S = 30.0
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 # Commands that also take the photo of the message they reply to.
-IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
+REPLIED_PHOTO_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
 
 
 class TelegramAdapter:
@@ -185,7 +185,7 @@ class TelegramAdapter:
         refs = [ref for m in messages for ref in files_of(m)]
         command = parse_command(incoming.text)
         replied = first.reply_to_message
-        if command is not None and command.name in IMAGE_COMMANDS and replied is not None:
+        if command is not None and command.name in REPLIED_PHOTO_COMMANDS and replied is not None:
             refs += [r for r in files_of(replied) if r.kind == "image"]
         lang = pick_lang(incoming.language, self._settings.language)
         if refs:
