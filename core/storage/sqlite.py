@@ -346,11 +346,3 @@ class SqliteStore:
         row = UsageRecord(model, usage, request_id).row()
         async with self.transaction() as db:
             await db.execute(USAGE_INSERT, (conv_key, *row, self._clock()))
-
-    async def usage_totals(self, conv_key: str) -> Usage:
-        rows = await self.query(
-            "SELECT COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
-            " COALESCE(SUM(total_tokens),0) FROM usage WHERE conv_key = ?",
-            (conv_key,),
-        )
-        return Usage(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))
