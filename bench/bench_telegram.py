@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from bots.app import App, build_adapters, serve  # noqa: E402
+from bots.platforms import SECTIONS  # noqa: E402
 from core.config.settings import parse_config  # noqa: E402
 
 USER = 1001
@@ -76,7 +77,7 @@ async def run(answers: int, pace: float) -> None:
                 "telegram:\n  enabled: true\n  token: '123456:TEST-TOKEN'\n"
                 f"  base_url: '{fakes.tg_root}/bot'\n  base_file_url: '{fakes.tg_root}/file/bot'\n"
             )
-            settings = parse_config(text, "bench", {})
+            settings = parse_config(text, "bench", {}, sections=SECTIONS)
             stop = asyncio.Event()
             async with App(settings) as app:
                 serving = asyncio.create_task(serve(build_adapters(app, ["telegram"]), stop=stop))

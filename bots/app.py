@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from bots.platforms import ADAPTERS
 from core.commands.images import ImageCommands
 from core.commands.media import MediaCommands
-from core.config.platforms import _without_userinfo
+from core.config.fields import without_userinfo
 from core.config.settings import Settings
 from core.engine.engine import Engine
 from core.jobs.midjourney import MjBackend
@@ -34,9 +35,6 @@ from core.storage.sqlite import SqliteStore
 
 log = logging.getLogger("relaybot.app")
 
-# Platform name -> "module:Class". Imported only when that platform is enabled.
-ADAPTERS: dict[str, str] = {"telegram": "bots.telegram.adapter:TelegramAdapter"}
-PLATFORMS = ("telegram", "discord", "wechat")
 DRAIN_TIMEOUT_S = 30.0
 
 
@@ -134,7 +132,7 @@ class App:
         log.info(
             "started storage=%s relay=%s",
             self.settings.storage.path,
-            _without_userinfo(self.settings.relay.base_url),
+            without_userinfo(self.settings.relay.base_url),
         )
 
     async def stop(self, drain_timeout: float = DRAIN_TIMEOUT_S) -> None:
@@ -163,7 +161,7 @@ class App:
 
 
 def enabled_platforms(settings: Settings) -> list[str]:
-    return [name for name in PLATFORMS if getattr(settings, name).enabled]
+    return [name for name, section in settings.platforms().items() if section.enabled]
 
 
 def load_adapter(name: str) -> Callable[..., Adapter]:

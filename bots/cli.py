@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bots.app import App, build_adapters, describe_missing, enabled_platforms, serve
 from bots.console.adapter import PLATFORM, ConsoleChat
+from bots.platforms import SECTIONS
 from core.config.settings import Settings, load_config
 from core.errors import ConfigError, StorageError
 from core.logs import setup_logging
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_config(args.config)
+        settings = load_config(args.config, sections=SECTIONS)
     except ConfigError as exc:
         print(f"relaybot: {exc}", file=sys.stderr)
         return EXIT_CONFIG

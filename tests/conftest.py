@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import App
+from bots.platforms import SECTIONS
 from core.config.settings import Settings, parse_config
 from core.platform.traits import PlatformTraits
 from core.platform.types import IncomingMessage, ReplyEvent
@@ -49,7 +50,8 @@ models:
 
 def make_settings(tmp_path: Path, relay_url: str, extra: str = "") -> Settings:
     path = write_config(tmp_path, relay_url, extra)
-    return parse_config(path.read_text(encoding="utf-8"), str(path), {"RELAY_API_KEY": TEST_KEY})
+    text = path.read_text(encoding="utf-8")
+    return parse_config(text, str(path), {"RELAY_API_KEY": TEST_KEY}, sections=SECTIONS)
 
 
 @pytest.fixture

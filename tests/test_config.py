@@ -1,4 +1,5 @@
-"""Tests of core.config.settings: loading, ${VAR} substitution, every problem worded for admins."""
+"""Tests of core.config: loading, ${VAR} substitution, every problem worded for admins, and
+the platforms' sections added from outside core/."""
 
 from __future__ import annotations
 
@@ -6,24 +7,34 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from core.config.settings import RelaySettings, Settings, load_config, parse_config
+from bots.platforms import SECTIONS
+from bots.telegram.settings import TelegramSettings
+from core.config.fields import Name, PositiveInt, ProxyUrl, Secret, Url
+from core.config.sections import Section, TokenPlatformSection
+from core.config.settings import RelaySettings, Settings, parse_config, settings_model
+from core.config.settings import load_config as core_load_config
 from core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 RELAY = "relay:\n  base_url: https://relay.test/v1\n  api_key: sk-relay-secret\n"
 
 
+def load_config(path: str | Path, env: dict[str, str]) -> Settings:
+    """As ``relaybot`` loads a file: with the sections of the platforms in bots/."""
+    return core_load_config(path, env, sections=SECTIONS)
+
+
 def problems(text: str, env: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """The problems ``parse_config`` reports for ``text``; fails when it reports none."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, "test.yaml", env or {})
+        parse(text, env)
     return caught.value.problems
 
 
 def parse(text: str, env: dict[str, str] | None = None) -> Settings:
-    return parse_config(text, "test.yaml", env or {})
+    return parse_config(text, "test.yaml", env or {}, sections=SECTIONS)
 
 
 # ---- the example file ----
@@ -33,14 +44,15 @@ def test_example_loads_when_the_api_key_is_set() -> None:
     settings = load_config(EXAMPLE, {"RELAY_API_KEY": "sk-example"})
     assert settings.relay.api_key == "sk-example"
     assert settings.relay.base_url == "https://api.example.com"
-    assert settings.telegram.token == "" and not settings.telegram.enabled
+    telegram = settings.section("telegram", TelegramSettings)
+    assert telegram.token == "" and not telegram.enabled
     assert settings.secrets() == ("sk-example",)
 
 
 def test_example_documents_the_real_defaults() -> None:
     settings = load_config(EXAMPLE, {"RELAY_API_KEY": "sk-example"})
     relay = RelaySettings(base_url="https://api.example.com", api_key="sk-example")
-    assert settings == Settings(relay=relay)
+    assert settings == settings_model(SECTIONS)(relay=relay)
 
 
 def _assert_same_keys(raw: dict[str, object], model: type[BaseModel], path: str) -> None:
@@ -54,7 +66,7 @@ def _assert_same_keys(raw: dict[str, object], model: type[BaseModel], path: str)
 
 def test_example_has_every_key_and_nothing_else() -> None:
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    _assert_same_keys(raw, Settings, "")
+    _assert_same_keys(raw, settings_model(SECTIONS), "")
 
 
 def test_example_fails_without_the_api_key() -> None:
@@ -75,7 +87,7 @@ def test_example_takes_the_base_url_and_tokens_from_the_environment() -> None:
     }
     settings = load_config(EXAMPLE, env)
     assert settings.relay.base_url == "http://127.0.0.1:3000/v1"
-    assert settings.telegram.token == "123:tg"
+    assert settings.section("telegram", TelegramSettings).token == "123:tg"
 
 
 # ---- ${VAR} substitution ----
@@ -432,3 +444,90 @@ def test_telegram_proxy_scheme_limits_and_secrets() -> None:
     assert "telegram mode: webhook https://bot.example/hook" in summary
     assert "telegram proxy: socks5://***@127.0.0.1:1080" in summary
     assert "pw" not in summary and "hook-secret" not in summary
+
+
+# ---- a platform's section, declared outside core/ ----
+
+
+class _PagerLink(Section):
+    """A sub-section of the test platform."""
+
+    url: Url = Field(default="https://pager.test", description="Where to page.")
+    retries: PositiveInt = Field(default=3, description="How often.")
+
+
+class PagerSettings(TokenPlatformSection):
+    """A platform the tests invent: core/ has never heard of it."""
+
+    room: Name = Field(default="lobby", description="Room to sit in.")
+    signing_key: Secret = Field(default="", repr=False, description="Signs requests (secret).")
+    proxy: ProxyUrl = Field(default="", description="Proxy; empty: none.")
+    link: _PagerLink = Field(default_factory=_PagerLink)
+
+    def summary(self) -> list[str]:
+        return [f"pager room: {self.room}"]
+
+
+PAGER = {**SECTIONS, "pager": PagerSettings}
+
+
+def test_a_platform_section_from_outside_core_is_validated_with_key_paths() -> None:
+    text = RELAY + (
+        "pager:\n  enabled: true\n  room: ''\n  romo: x\n  proxy: ftp://p\n"
+        "  link:\n    retries: 0\n    ulr: https://x\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "test.yaml", {}, sections=PAGER)
+    assert caught.value.problems == [
+        ("pager.room", "must not be empty"),
+        ("pager.proxy", "must be an http://, https:// or socks5:// URL"),
+        ("pager.link.retries", "must be a positive integer"),
+        ("pager.link.ulr", "unknown key (did you mean 'url'?)"),
+        ("pager.romo", "unknown key (did you mean 'room'?)"),
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(RELAY + "pager:\n  enabled: true\n", "t", {}, sections=PAGER)
+    assert caught.value.problems == [("pager.token", "required when pager.enabled is true")]
+
+
+def test_without_its_section_a_platform_key_is_unknown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(RELAY + "pager:\n  enabled: true\n", "t", {}, sections=SECTIONS)
+    assert caught.value.problems == [("pager", "unknown key")]
+
+
+def test_a_platform_section_is_read_typed_and_its_secrets_redacted() -> None:
+    text = RELAY + (
+        "pager:\n  enabled: true\n  token: pg-token-secret\n  signing_key: pg-sign-secret\n"
+        "  proxy: http://me:pg%2Fproxy-pw@127.0.0.1:3128\n"
+        "  link:\n    url: https://bot:pg-link-pw@pager.test\n"
+        "telegram:\n"
+    )
+    settings = parse_config(text, "test.yaml", {}, sections=PAGER)
+    pager = settings.section("pager", PagerSettings)
+    assert (pager.enabled, pager.room, pager.link.retries) == (True, "lobby", 3)
+    assert list(settings.platforms()) == ["telegram", "discord", "wechat", "pager"]
+    assert settings.platforms()["pager"] is pager
+    assert settings.secrets() == (
+        "sk-x",
+        "pg-token-secret",
+        "pg-sign-secret",
+        "pg%2Fproxy-pw",
+        "pg/proxy-pw",
+        "pg-link-pw",
+    )
+    summary = "\n".join(settings.summary())
+    assert "pager: enabled" in summary and "pager room: lobby" in summary
+    assert "secret" not in summary and "-pw" not in summary
+    assert "secret" not in repr(settings)
+    with pytest.raises(LookupError):
+        settings.section("pager", TelegramSettings)
+    with pytest.raises(LookupError):
+        parse(RELAY).section("pager", PagerSettings)
+
+
+def test_a_platform_cannot_take_a_core_section() -> None:
+    with pytest.raises(ValueError, match="belongs to the core"):
+        settings_model({"relay": PagerSettings})
+    assert settings_model(PAGER) is settings_model(dict(PAGER))  # built once
+    assert settings_model() is Settings

@@ -7,11 +7,11 @@ import string
 import pytest
 
 from core.commands.table import COMMANDS
-from core.texts.i18n import _TEXTS, LANGS, all_keys, pick_lang, t
+from core.texts.i18n import _TEXTS, LANGS, pick_lang, t
 
 
 def test_every_text_in_every_language_with_the_same_fields() -> None:
-    for key in all_keys():
+    for key in _TEXTS:
         fields = {
             lang: {f for _, f, _, _ in string.Formatter().parse(_TEXTS[key][lang]) if f}
             for lang in LANGS

@@ -7,7 +7,19 @@ import re
 
 import pytest
 
-from bots.shared.text_split import split_markdown, take_chunk, utf16_len
+from bots.shared.text_split import take_chunk, utf16_len
+
+
+def split_markdown(text: str, limit: int) -> list[str]:
+    """``text`` as chunks of at most ``limit`` UTF-16 units each (blank pieces dropped), as
+    the adapters take them one by one."""
+    pieces: list[str] = []
+    rest = text
+    while rest:
+        chunk, rest = take_chunk(rest, limit)
+        if chunk.strip():
+            pieces.append(chunk)
+    return pieces
 
 _OPEN_RE = re.compile(r"\s*(`{3,}(?=[^`]*$)|~{3,})")
 _CLOSE_RE = re.compile(r"\s*(`{3,}|~{3,})\s*$")

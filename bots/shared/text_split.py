@@ -220,14 +220,3 @@ def take_chunk(text: str, limit: int) -> tuple[str, str]:
     # Fallback (a limit too small for the fences): a plain hard cut.
     cut = _hard_cut(text, max(_prefix_end(text, limit), 1))
     return text[:cut], text[cut:]
-
-
-def split_markdown(text: str, limit: int) -> list[str]:
-    """``text`` as chunks of at most ``limit`` UTF-16 units each (blank pieces dropped)."""
-    pieces: list[str] = []
-    rest = text
-    while rest:
-        chunk, rest = take_chunk(rest, limit)
-        if chunk.strip():
-            pieces.append(chunk)
-    return pieces

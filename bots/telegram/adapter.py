@@ -26,6 +26,7 @@ from bots.telegram.inbound import PLATFORM, BotIdentity, thread_of, to_incoming
 from bots.telegram.media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
 from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer
 from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
+from bots.telegram.settings import TelegramSettings
 from bots.telegram.stream import plain
 from bots.telegram.traits import telegram_traits
 from core.commands.table import COMMANDS, parse_command
@@ -35,17 +36,13 @@ from core.platform.outbox import Destination, NothingSent, Outbox
 from core.platform.types import IncomingMessage, ReplyEvent
 from core.texts.i18n import LANGS, pick_lang, t
 
-# PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
-# behaviour of its next major version); tg_send reads both forms.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
 log = logging.getLogger("relaybot.telegram")
 
 MB = 1_000_000
 STOP_WAIT_S = 30.0
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 # Commands that also take the photo of the message they reply to.
-IMAGE_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
+REPLIED_PHOTO_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
 
 
 class TelegramAdapter:
@@ -56,7 +53,7 @@ class TelegramAdapter:
     def __init__(self, settings: Settings, engine: Engine, outbox: Outbox | None = None) -> None:
         self._settings = settings
         self._outbox = outbox
-        self._config = settings.telegram
+        self._config = settings.section(PLATFORM, TelegramSettings)
         self.traits = telegram_traits(self._config.max_upload_mb)
         self._engine = engine
         self._app: Application | None = None  # type: ignore[type-arg]
@@ -94,6 +91,10 @@ class TelegramAdapter:
         return app
 
     async def start(self) -> None:
+        # PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
+        # behaviour of its next major version); send.py reads both forms. Set when the bot
+        # starts, never on import.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
         app = self._build()
         await app.initialize()  # getMe: a wrong token fails here
         self._app = app
@@ -139,11 +140,6 @@ class TelegramAdapter:
                 )
         await app.shutdown()
         log.info("telegram stopped")
-
-    async def _drain(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Albums still collecting are delivered; replies in flight finish."""
-        await self._albums.flush()
-        await app.stop()
 
     async def _register_commands(self) -> None:
         """The command menu, in zh and en, with the configured language as the default."""
@@ -191,7 +187,7 @@ class TelegramAdapter:
         refs = [ref for m in messages for ref in files_of(m)]
         command = parse_command(incoming.text)
         replied = first.reply_to_message
-        if command is not None and command.name in IMAGE_COMMANDS and replied is not None:
+        if command is not None and command.name in REPLIED_PHOTO_COMMANDS and replied is not None:
             refs += [r for r in files_of(replied) if r.kind == "image"]
         lang = pick_lang(incoming.language, self._settings.language)
         if refs:

@@ -70,14 +70,9 @@ class CommandHandlers:
         answer = await handler(command, msg, key, lang)
         return [FinalText(answer, markdown=False)] if isinstance(answer, str) else answer
 
-    def model_choices(self) -> list[str]:
-        """Models users may pick: the default chat model first, then the allow-list."""
-        default = self._settings.models.chat
-        return [default, *(m for m in self._settings.models.chat_choices if m != default)]
-
     def allowed_model(self, stored: str | None) -> str:
         """The conversation's model, if the admin still allows it; else the default."""
-        if stored and stored in self.model_choices():
+        if stored and stored in self._settings.models.chat_models():
             return stored
         return self._settings.models.chat
 
@@ -120,7 +115,7 @@ class CommandHandlers:
     async def _model(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
     ) -> str | list[ReplyEvent]:
-        choices = self.model_choices()
+        choices = self._settings.models.chat_models()
         if not command.args:
             model = await self.current_model(key)
             text = t("cmd.model.current", lang, model=model, choices=", ".join(choices))

@@ -131,10 +131,9 @@ class ImageCommands:
         if image.data is not None:
             return ImageReply(image.data, _sniff(image.data), caption)
         url = image.url or ""
-        fetched = await self._media.fetch(url)
-        if fetched is None:
-            key = "job.link" if self._media.linkable(url) else "job.result_gone"
-            return FinalText(t(key, lang, url=url), markdown=False)
+        fetched = await self._media.fetch_or_link(url, lang)
+        if isinstance(fetched, FinalText):
+            return fetched
         data, mime = fetched
         return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
 

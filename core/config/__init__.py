@@ -1,1 +1,2 @@
-"""The typed configuration: shared sections, field types, loading and errors."""
+"""The typed configuration: the core's sections, the base of a platform's section, field types,
+loading and problem wording."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from core.config.fields import Bool, PositiveInt, PositiveNumber, Text
-from core.config.platforms import _Section
+from core.config.sections import Section
 
 
-class JobsSettings(_Section):
-    """Long relay tasks (Midjourney now; Suno and video next)."""
+class JobsSettings(Section):
+    """Long relay tasks: Midjourney, Suno and video."""
 
     max_running_per_user: PositiveInt = Field(default=3, description="Jobs one user may run.")
     mj_poll_interval_s: PositiveNumber = Field(
@@ -41,7 +41,7 @@ class JobsSettings(_Section):
     )
 
 
-class VisionSettings(_Section):
+class VisionSettings(Section):
     """Questions about photos."""
 
     max_side: PositiveInt = Field(default=1568, description="Longest side sent, in pixels.")
@@ -60,7 +60,7 @@ class VisionSettings(_Section):
     )
 
 
-class VoiceSettings(_Section):
+class VoiceSettings(Section):
     """Voice notes in, spoken replies out."""
 
     show_transcript: Bool = Field(

@@ -6,8 +6,9 @@ import difflib
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from pydantic import BaseModel, PlainValidator, ValidationError
@@ -35,6 +36,19 @@ _MESSAGES: dict[str, str] = {
     "tuple_type": "must be a list",
     "iterable_type": "must be a list",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A marker in a field's annotation that the secret collector looks for."""
+
+    name: str
+
+
+# The field's value is a secret (``Secret`` fields, in any section, at any depth).
+SECRET = Mark("secret")
+# The field is a URL whose password (``scheme://user:password@host``) is a secret.
+URL_CREDENTIALS = Mark("url credentials")
 
 # ---- value checks: each accepts YAML values and env strings ("8080", "true") ----
 
@@ -143,6 +157,18 @@ def _url(value: object) -> str:
     raise _fail("must be an http:// or https:// URL")
 
 
+def _proxy_url(value: object) -> str:
+    """An optional proxy URL: http, https or socks5; empty means none."""
+    url = _text(value).strip()
+    try:
+        ok = not url or urlsplit(url).scheme in ("http", "https", "socks5", "socks5h")
+    except ValueError:
+        ok = False
+    if ok:
+        return url
+    raise _fail("must be an http://, https:// or socks5:// URL")
+
+
 def _override_key(value: object) -> str:
     if isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]*:\S+", value):
         return value
@@ -156,8 +182,10 @@ Retries = Annotated[int, PlainValidator(_retries)]
 PositiveNumber = Annotated[float, PlainValidator(_positive_number)]
 Text = Annotated[str, PlainValidator(_text)]
 Name = Annotated[str, PlainValidator(_name)]
-Secret = Annotated[str, PlainValidator(_secret)]
-Url = Annotated[str, PlainValidator(_url)]
+Secret = Annotated[str, PlainValidator(_secret), SECRET]
+RequiredSecret = Annotated[str, PlainValidator(_name), SECRET]
+Url = Annotated[str, PlainValidator(_url), URL_CREDENTIALS]
+ProxyUrl = Annotated[str, PlainValidator(_proxy_url), URL_CREDENTIALS]
 OverrideKey = Annotated[str, PlainValidator(_override_key)]
 LangChoice = Annotated[Lang, _one_of(LANGS, str.lower)]
 GroupModeChoice = Annotated[GroupMode, _one_of(("per_user", "shared"), str.lower)]
@@ -165,10 +193,32 @@ LogLevelChoice = Annotated[LogLevel, _one_of(("DEBUG", "INFO", "WARNING", "ERROR
 LogFormatChoice = Annotated[LogFormat, _one_of(("text", "json"), str.lower)]
 
 
-def required_when_enabled(section: str, field: str) -> PydanticCustomError:
-    """The error of a model-level check: ``section.field`` is needed because it is enabled."""
-    message = "required when {section}.enabled is true"
-    return PydanticCustomError(OWN_FIELD_ERROR, message, {"field": field, "section": section})
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """The error of a model-level check about one ``field`` of the section. ``{section}`` in
+    ``message`` becomes the section's key path (``telegram.webhook``) when it is reported."""
+    return PydanticCustomError(OWN_FIELD_ERROR, message, {"field": field})
+
+
+def required_when_enabled(field: str) -> PydanticCustomError:
+    """The error of a model-level check: ``field`` is needed because the section is enabled."""
+    return field_error(field, "required when {section}.enabled is true")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (for summaries and logs)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def url_credentials(url: str) -> list[str]:
+    """The password inside ``url`` (as written and percent-decoded), if it has one."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return list(dict.fromkeys((password, unquote(password)))) if password else []
 
 
 # ---- translation ----
@@ -219,8 +269,8 @@ def translate(exc: ValidationError, root: type[BaseModel]) -> list[Problem]:
         if kind == OWN_ERROR:
             message = error["msg"]
         elif kind == OWN_FIELD_ERROR:
+            message = error["msg"].replace("{section}", format_loc(loc))
             loc += (str(error.get("ctx", {}).get("field", "")),)
-            message = error["msg"]
         elif kind == "extra_forbidden":
             message = unknown_key(str(loc[-1]), _keys_at(root, loc[:-1]))
         else:

@@ -1,4 +1,10 @@
-"""relaybot's settings: typed, frozen models read from one hand-edited YAML file."""
+"""relaybot's settings: typed, frozen models read from one hand-edited YAML file.
+
+The core owns the shared sections below. Each platform adapter declares its own section (a
+``PlatformSection`` in its folder under ``bots/``); ``load_config(..., sections={name: Model})``
+adds them to the file's model, so their keys are validated, reported with their key paths and
+their secrets redacted like the core's.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from core.config import fields as ce
 from core.config.features import JobsSettings, VisionSettings, VoiceSettings
@@ -24,20 +37,16 @@ from core.config.fields import (
     PositiveInt,
     PositiveNumber,
     Problem,
+    RequiredSecret,
     Retries,
     Text,
     Url,
+    without_userinfo,
 )
-from core.config.platforms import (
-    DiscordSettings,
-    TelegramSettings,
-    WeChatSettings,
-    _Section,
-    _without_userinfo,
-)
+from core.config.sections import PlatformSection, Section, secret_values
 from core.errors import ConfigError
 
-PLATFORMS = ("telegram", "discord", "wechat")
+S = TypeVar("S", bound=BaseModel)
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely, "
     "in the same language the user writes in."
@@ -46,11 +55,11 @@ DEFAULT_SYSTEM_PROMPT = (
 # ---- the sections ----
 
 
-class RelaySettings(_Section):
+class RelaySettings(Section):
     """Where the OpenAI-compatible relay is, and how to call it."""
 
     base_url: Url = Field(description="Relay base URL, http(s); a trailing '/' is dropped.")
-    api_key: Name = Field(repr=False, description="Relay API key (secret).")
+    api_key: RequiredSecret = Field(repr=False, description="Relay API key (secret).")
     timeout_s: PositiveNumber = Field(
         default=120.0, description="Seconds to wait for an answer, or between two streamed pieces."
     )
@@ -61,13 +70,13 @@ class RelaySettings(_Section):
     )
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     """Where conversations are kept."""
 
     path: Name = Field(default="data/relaybot.db", description="SQLite database file.")
 
 
-class ModelSettings(_Section):
+class ModelSettings(Section):
     """The relay model used for each feature."""
 
     chat: Name = Field(default="gpt-4o-mini", description="Default chat model.")
@@ -96,7 +105,7 @@ class ModelSettings(_Section):
         return tuple(dict.fromkeys((self.chat, *self.chat_choices)))
 
 
-class ChatSettings(_Section):
+class ChatSettings(Section):
     """How conversations behave."""
 
     system_prompt: Text = Field(default=DEFAULT_SYSTEM_PROMPT, description="Default prompt.")
@@ -116,15 +125,16 @@ class ChatSettings(_Section):
         return {} if value is None else value
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     """What the bot logs, and how."""
 
     level: LogLevelChoice = Field(default="INFO", description="Lowest level logged, any case.")
     format: LogFormatChoice = Field(default="text", description="'text' or 'json' lines.")
 
 
-class Settings(_Section):
-    """The whole configuration file."""
+class Settings(Section):
+    """The whole configuration file: the core's sections. The sections of the platforms are
+    added by ``settings_model``; read one with ``section(name, Model)``."""
 
     language: LangChoice = Field(default="zh", description="Language when a user's is unknown.")
     relay: RelaySettings = Field(description="The OpenAI-compatible relay (required).")
@@ -135,27 +145,36 @@ class Settings(_Section):
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
     vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings, description="Telegram.")
-    discord: DiscordSettings = Field(default_factory=DiscordSettings, description="Discord.")
-    wechat: WeChatSettings = Field(default_factory=WeChatSettings, description="WeChat.")
 
     @model_validator(mode="before")
     @classmethod
     def _empty_section_is_default(cls, data: object) -> object:
         """A section whose keys are all commented out (``telegram:``) means its defaults."""
         if isinstance(data, dict):
-            return {k: {} if v is None and k in _SECTIONS else v for k, v in data.items()}
+            sections = _section_names(cls)
+            return {k: {} if v is None and k in sections else v for k, v in data.items()}
         return data
 
+    def section(self, name: str, model: type[S]) -> S:
+        """The section ``name``, typed: ``settings.section("telegram", TelegramSettings)``.
+        LookupError when the file's model was built without it (a wiring mistake)."""
+        value = getattr(self, name, None) if name in type(self).model_fields else None
+        if not isinstance(value, model):
+            raise LookupError(
+                f"the settings have no {name!r} section of type {model.__name__}; "
+                "pass it to load_config(sections=...)"
+            )
+        return value
+
+    def platforms(self) -> dict[str, PlatformSection]:
+        """The platforms' sections by name, in the order they were given."""
+        found = {name: getattr(self, name) for name in type(self).model_fields}
+        return {n: v for n, v in found.items() if isinstance(v, PlatformSection)}
+
     def secrets(self) -> tuple[str, ...]:
-        """Every non-empty secret value, for the log redactor."""
-        found = (
-            self.relay.api_key,
-            self.telegram.token,
-            self.telegram.webhook.secret_token,
-            self.discord.token,
-        )
-        return tuple(s for s in found if s)
+        """Every non-empty secret value, for the log redactor: each ``Secret`` field and each
+        password inside a URL field, of every section (the platforms' too)."""
+        return tuple(secret_values(self))
 
     def summary(self) -> list[str]:
         """Human lines for ``relaybot check-config``; never a secret value."""
@@ -163,7 +182,7 @@ class Settings(_Section):
         count = len(chat.group_overrides)
         overrides = f" ({count} per-chat override{'s' * (count != 1)})" if count else ""
         lines = [
-            f"relay: {_without_userinfo(self.relay.base_url)}",
+            f"relay: {without_userinfo(self.relay.base_url)}",
             "api key: set",
             f"relay timeouts: {self.relay.timeout_s:g}s, connect {self.relay.connect_timeout_s:g}s,"
             f" retries {self.relay.max_retries}",
@@ -174,18 +193,52 @@ class Settings(_Section):
             f"history tokens: {chat.history_tokens}",
             f"group mode: {chat.group_mode}{overrides}",
             f"logging: {self.logging.level}, {self.logging.format}",
-            *(f"{p}: {'enabled' if getattr(self, p).enabled else 'disabled'}" for p in PLATFORMS),
         ]
-        if self.telegram.enabled:
-            lines += self.telegram.summary()
+        platforms = self.platforms()
+        lines += [f"{n}: {'enabled' if p.enabled else 'disabled'}" for n, p in platforms.items()]
+        for platform in platforms.values():
+            if platform.enabled:
+                lines += platform.summary()
         secrets = self.secrets()
         for secret in secrets:  # belt and braces: a secret pasted into another value
             lines = [line.replace(secret, "***") for line in lines]
         return lines
 
 
-_SECTIONS = frozenset(n for n, f in Settings.model_fields.items() if n != "language")
 _MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if n != "chat_choices")
+
+
+def _section_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    )
+
+
+Sections = Mapping[str, type[Section]]
+_MODELS: dict[tuple[tuple[str, type[Section]], ...], type[Settings]] = {}
+
+
+def settings_model(sections: Sections | None = None) -> type[Settings]:
+    """The model of the whole file: the core's sections plus ``sections`` (name -> model,
+    each a ``Section``, usually a ``PlatformSection``), each defaulting to its defaults."""
+    items = tuple((sections or {}).items())
+    if not items:
+        return Settings
+    if items not in _MODELS:
+        fields: dict[str, Any] = {}
+        for name, model in items:
+            if name in Settings.model_fields:
+                raise ValueError(f"section {name!r} belongs to the core")
+            if not (isinstance(model, type) and issubclass(model, Section)):
+                raise TypeError(f"section {name!r} must be a Section model, not {model!r}")
+            description = (model.__doc__ or name).strip().splitlines()[0]
+            fields[name] = (model, Field(default_factory=model, description=description))
+        _MODELS[items] = create_model(
+            "Settings", __base__=Settings, __module__=__name__, **fields
+        )
+    return _MODELS[items]
 
 
 # ---- loading ----
@@ -194,8 +247,11 @@ _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME_DEFAULT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the YAML file at ``path``; raise ConfigError listing every problem."""
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, sections: Sections | None = None
+) -> Settings:
+    """Read and validate the YAML file at ``path``; raise ConfigError listing every problem.
+    ``sections`` are the platforms' sections (name -> model) the file may have."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -206,11 +262,15 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Setti
         raise ConfigError([("", f"not UTF-8 text (byte {exc.start})")], str(path)) from None
     except OSError as exc:
         raise ConfigError([("", f"cannot read {path}: {exc.strerror or exc}")], str(path)) from None
-    return parse_config(text, str(path), env)
+    return parse_config(text, str(path), env, sections=sections)
 
 
 def parse_config(
-    text: str, source: str = "<config>", env: Mapping[str, str] | None = None
+    text: str,
+    source: str = "<config>",
+    env: Mapping[str, str] | None = None,
+    *,
+    sections: Sections | None = None,
 ) -> Settings:
     """Validate the YAML ``text`` (``source`` names it in errors); ``${VAR}`` comes from ``env``."""
     try:
@@ -224,11 +284,12 @@ def parse_config(
         raise ConfigError([("", "the file must be a mapping of settings (key: value)")], source)
     unresolved: set[str] = set()
     data = _substitute(data, "", os.environ if env is None else env, problems, unresolved)
+    model = settings_model(sections)
     try:
-        settings = Settings.model_validate(data)
+        settings = model.model_validate(data)
     except ValidationError as exc:
         # a value whose variable is unset is already reported; its emptiness is no news
-        problems += [p for p in ce.translate(exc, Settings) if p[0] not in unresolved]
+        problems += [p for p in ce.translate(exc, model) if p[0] not in unresolved]
         raise ConfigError(problems, source) from None
     if problems:
         raise ConfigError(problems, source)

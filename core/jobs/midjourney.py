@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
+from core.jobs.batched import BatchedBackend
 from core.jobs.runner import TaskUpdate
 from core.jobs.store import Job
-from core.media.fetcher import MediaFetcher
 from core.platform.types import Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 from core.relay.midjourney import MidjourneyClient, MjTask
 from core.texts.i18n import Lang, t
@@ -61,27 +60,10 @@ def button_label(custom_id: str, label: str = "", emoji: str = "") -> str:
     return text or (parts[2] if len(parts) > 2 else custom_id[:20])
 
 
-class MjBackend:
+class MjBackend(BatchedBackend[MidjourneyClient, MjTask]):
     """The ``mj`` job family on the relay's midjourney-proxy routes."""
 
     family = "mj"
-
-    def __init__(
-        self,
-        client: MidjourneyClient,
-        media: MediaFetcher,
-        *,
-        poll_interval_s: float,
-        deadline_s: float,
-    ) -> None:
-        self.client = client
-        self._media = media
-        self.poll_interval_s = poll_interval_s
-        self.deadline_s = deadline_s
-
-    async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
-        tasks = await self.client.fetch_many([j.relay_task_id or "" for j in jobs])
-        return {task.id: self._update(task) for task in tasks}
 
     @staticmethod
     def _update(task: MjTask) -> TaskUpdate:
@@ -139,10 +121,9 @@ class MjBackend:
         events: list[ReplyEvent] = []
         url = str(result.get("image_url") or "")
         caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
-        fetched = await self._media.fetch(url)
-        if fetched is None:
-            key = "job.link" if self._media.linkable(url) else "job.result_gone"
-            events.append(FinalText(t(key, lang, url=url), markdown=False))
+        fetched = await self._media.fetch_or_link(url, lang)
+        if isinstance(fetched, FinalText):
+            events.append(fetched)
         else:
             data, mime = fetched
             mime = mime if mime.startswith("image/") else "image/png"

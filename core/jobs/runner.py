@@ -100,8 +100,8 @@ class JobRunner:
         """Resume: running jobs are polled again; a job stopped mid-submit or mid-delivery is
         never repeated on its own (it may be charged, or already delivered): its user is told."""
         for job in await self.jobs.active():
-            if job.created_at >= self._born or not self._outbox.available(job.dest.platform):
-                continue  # this run's own job, or another process's platform: not ours
+            if job.created_at >= self._born or not self._outbox.available(job.dest.owner):
+                continue  # this run's own job, or another process's adapter: not ours
             if job.state == js.SUBMITTING:
                 await self.jobs.update(
                     job.id,
@@ -200,11 +200,8 @@ class JobRunner:
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
-        rows = await self._store.query(
-            "SELECT platform, MIN(next_poll_at) FROM jobs WHERE state = ? GROUP BY platform",
-            (js.RUNNING,),
-        )
-        times = [float(at) for platform, at in rows if self._outbox.available(platform)]
+        due = await self.jobs.next_poll_times()
+        times = [at for adapter, at in due.items() if self._outbox.available(adapter)]
         wait = max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
@@ -215,7 +212,7 @@ class JobRunner:
         now = self._clock()
         by_family: dict[str, list[Job]] = defaultdict(list)
         for job in await self.jobs.due(now):
-            if self._outbox.available(job.dest.platform):  # others belong to another process
+            if self._outbox.available(job.dest.owner):  # others belong to another process
                 by_family[job.family].append(job)
         for family, jobs in by_family.items():
             backend = self._backends.get(family)
@@ -377,7 +374,7 @@ class JobRunner:
             return await self._outbox.send(dest, self._shape(dest, events))
         except OutboxUnavailable:
             log.warning(
-                "no %s adapter running; message to chat %s not sent", dest.platform, dest.chat_id
+                "no %s adapter running; message to chat %s not sent", dest.owner, dest.chat_id
             )
         except Exception as exc:
             log.warning("could not send to %s chat %s: %s", dest.platform, dest.chat_id, exc)

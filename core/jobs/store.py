@@ -1,7 +1,8 @@
-"""Durable job rows: every long relay task (Midjourney now, Suno and video next) lives here."""
+"""Durable job rows: every long relay task (Midjourney, Suno, video) lives here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,14 @@ TIMED_OUT = "timed_out"
 IN_DOUBT = "in_doubt"  # stopped while delivering: the user is offered a resend, never a duplicate
 ACTIVE = (SUBMITTING, RUNNING, DELIVERING)
 
-_COLUMNS = (
-    "id, family, kind, conv_key, platform, chat_id, thread_id, user_id, lang, is_group, prompt,"
-    " state, relay_task_id, status_message_id, progress, deadline, next_poll_at, attempts,"
-    " result, error, created_at"
-)
+_NAMES = (
+    "id, family, kind, conv_key, platform, chat_id, thread_id, user_id, lang, is_group, adapter,"
+    " prompt, state, relay_task_id, status_message_id, progress, deadline, next_poll_at,"
+    " attempts, result, error, created_at"
+).split(", ")
+_COLUMNS = ", ".join(_NAMES)
+# The adapter that owns a job's conversation: its own name, or the platform's (NULL).
+_OWNER = "COALESCE(adapter, platform)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +51,35 @@ class Job:
     created_at: float
 
 
-def _job(row: Any) -> Job:
-    dest = Destination(row[4], row[5], row[7], row[8], row[6], bool(row[9]))
+def _job(values: Sequence[Any]) -> Job:
+    """A row selected as ``SELECT {_COLUMNS}``, mapped by column name."""
+    row = dict(zip(_NAMES, values, strict=True))
+    dest = Destination(
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        lang=row["lang"],
+        thread_id=row["thread_id"],
+        group=bool(row["is_group"]),
+        adapter=row["adapter"] or "",
+    )
     return Job(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        dest,
-        row[10],
-        row[11],
-        row[12],
-        row[13],
-        int(row[14]),
-        float(row[15]),
-        float(row[16]),
-        int(row[17]),
-        row[18],
-        row[19],
-        float(row[20]),
+        id=row["id"],
+        family=row["family"],
+        kind=row["kind"],
+        conv_key=row["conv_key"],
+        dest=dest,
+        prompt=row["prompt"],
+        state=row["state"],
+        relay_task_id=row["relay_task_id"],
+        status_message_id=row["status_message_id"],
+        progress=int(row["progress"]),
+        deadline=float(row["deadline"]),
+        next_poll_at=float(row["next_poll_at"]),
+        attempts=int(row["attempts"]),
+        result=row["result"],
+        error=row["error"],
+        created_at=float(row["created_at"]),
     )
 
 
@@ -88,8 +102,8 @@ class JobStore:
         async with self._store.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO jobs (family, kind, conv_key, platform, chat_id, thread_id, user_id,"
-                " lang, is_group, prompt, state, deadline, next_poll_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " lang, is_group, adapter, prompt, state, deadline, next_poll_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     family,
                     kind,
@@ -100,6 +114,7 @@ class JobStore:
                     dest.user_id,
                     dest.lang,
                     int(dest.group),
+                    dest.adapter or None,
                     prompt,
                     SUBMITTING,
                     deadline,
@@ -139,6 +154,14 @@ class JobStore:
             (RUNNING, now),
         )
         return [_job(row) for row in rows]
+
+    async def next_poll_times(self) -> dict[str, float]:
+        """When the earliest running job of each adapter is next due, by adapter name."""
+        rows = await self._store.query(
+            f"SELECT {_OWNER}, MIN(next_poll_at) FROM jobs WHERE state = ? GROUP BY {_OWNER}",
+            (RUNNING,),
+        )
+        return {str(owner): float(at) for owner, at in rows}
 
     async def running_for(self, platform: str, user_id: str) -> list[Job]:
         marks = ", ".join("?" * len(ACTIVE))

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
+from core.jobs.batched import BatchedBackend
 from core.jobs.runner import TaskUpdate
 from core.jobs.store import Job
-from core.media.fetcher import MediaFetcher
 from core.platform.types import AudioReply, Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 from core.relay.suno import SunoClient, SunoTask
 from core.texts.i18n import Lang, t
 
 
-class SunoBackend:
+class SunoBackend(BatchedBackend[SunoClient, SunoTask]):
     """The ``suno`` job family: ``/song`` (kind music), ``/lyrics`` (kind lyrics)."""
 
     family = "suno"
-
-    def __init__(
-        self,
-        client: SunoClient,
-        media: MediaFetcher,
-        *,
-        poll_interval_s: float,
-        deadline_s: float,
-    ) -> None:
-        self.client = client
-        self._media = media
-        self.poll_interval_s = poll_interval_s
-        self.deadline_s = deadline_s
-
-    async def fetch_many(self, jobs: Sequence[Job]) -> dict[str, TaskUpdate]:
-        tasks = await self.client.fetch_many([j.relay_task_id or "" for j in jobs])
-        return {task.id: self._update(task) for task in tasks}
 
     @staticmethod
     def _update(task: SunoTask) -> TaskUpdate:
@@ -94,13 +76,13 @@ class SunoBackend:
             title = clip.get("title") or f"#{job.id}"
             lyrics = lyrics or clip.get("lyrics") or ""
             if clip.get("image"):
-                cover = await self._fetch(clip["image"], lang)
-                if isinstance(cover, bytes):
+                cover = await self._media.fetch_or_link(clip["image"], lang)
+                if isinstance(cover, tuple):  # no cover is no loss: no link for it
                     caption = f"{title} · {clip.get('tags') or ''}".strip(" ·")
-                    events.append(ImageReply(cover, "image/jpeg", caption))
-            audio = await self._fetch(clip.get("audio") or "", lang)
-            if isinstance(audio, bytes):
-                events.append(AudioReply(audio, "audio/mpeg", title))
+                    events.append(ImageReply(cover[0], "image/jpeg", caption))
+            audio = await self._media.fetch_or_link(clip.get("audio") or "", lang)
+            if isinstance(audio, tuple):
+                events.append(AudioReply(audio[0], "audio/mpeg", title))
             else:
                 events.append(audio)
         if lyrics:
@@ -109,10 +91,3 @@ class SunoBackend:
         if buttons:
             events.append(ButtonRows((tuple(buttons),)))
         return events
-
-    async def _fetch(self, url: str, lang: Lang) -> bytes | FinalText:
-        fetched = await self._media.fetch(url)
-        if fetched:
-            return fetched[0]
-        key = "job.link" if self._media.linkable(url) else "job.result_gone"
-        return FinalText(t(key, lang, url=url), markdown=False)

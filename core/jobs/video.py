@@ -11,7 +11,7 @@ from core.errors import BotError
 from core.jobs.runner import TaskUpdate
 from core.jobs.store import Job
 from core.media.fetcher import MediaFetcher
-from core.platform.types import Button, ButtonRows, FinalText, ReplyEvent, VideoReply
+from core.platform.types import Button, ButtonRows, ReplyEvent, VideoReply
 from core.relay.video import KlingClient, KlingKind, LumaClient, RunwayClient, VideoTask
 from core.texts.i18n import Lang, t
 
@@ -87,8 +87,8 @@ class VideoBackend:
         url = str(result.get("video") or "")
         caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
         fetched = await self._media.fetch(url)  # too large or not to be had: the link
-        if fetched is None and not self._media.linkable(url):
-            return [FinalText(t("job.result_gone", job.dest.lang), markdown=False)]
+        if fetched is None and not self._media.linkable(url):  # no file and no link
+            return [self._media.instead(url, job.dest.lang)]
         video = VideoReply(fetched[0] if fetched else None, url, "video/mp4", caption)
         events: list[ReplyEvent] = [video]
         buttons = self.buttons(job, job.dest.lang)

@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass
 
 from core.errors import BotError
+from core.platform.types import FinalText
 from core.relay.client import RelayClient
+from core.texts.i18n import Lang, t
 
 log = logging.getLogger("relaybot.media")
 
@@ -42,3 +44,14 @@ class MediaFetcher:
         except BotError as exc:
             log.warning("download failed, sending the link instead: %s", exc)
             return None
+
+    def instead(self, url: str, lang: Lang) -> FinalText:
+        """What the user gets instead of a result that cannot be sent as a file: its link, or,
+        with no link worth showing, that the result is gone."""
+        key = "job.link" if self.linkable(url) else "job.result_gone"
+        return FinalText(t(key, lang, url=url), markdown=False)
+
+    async def fetch_or_link(self, url: str, lang: Lang) -> tuple[bytes, str] | FinalText:
+        """(bytes, content type), or else the text ``instead`` gives."""
+        fetched = await self.fetch(url)
+        return self.instead(url, lang) if fetched is None else fetched

@@ -1,4 +1,5 @@
-"""Messages the core sends on its own (job progress and results), routed to the platform."""
+"""Messages the core sends on its own (job progress and results), routed to the adapter that
+owns the conversation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from core.texts.i18n import Lang
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where a conversation's out-of-band messages go, and in which language."""
+    """Where a conversation's out-of-band messages go, and in which language.
+
+    ``adapter`` names the adapter that owns the conversation (the one its messages came in
+    through); empty means the adapter named after the platform, the usual case of one adapter
+    per platform.
+    """
 
     platform: str
     chat_id: str
@@ -20,12 +26,17 @@ class Destination:
     lang: Lang
     thread_id: str | None = None
     group: bool = False
+    adapter: str = ""
+
+    @property
+    def owner(self) -> str:
+        """The name of the adapter that delivers to this destination."""
+        return self.adapter or self.platform
 
     @classmethod
     def of(cls, msg: IncomingMessage, lang: Lang) -> Destination:
-        return cls(
-            msg.platform, msg.chat_id, msg.user_id, lang, msg.thread_id, msg.chat_type == "group"
-        )
+        group = msg.chat_type == "group"
+        return cls(msg.platform, msg.chat_id, msg.user_id, lang, msg.thread_id, group, msg.adapter)
 
 
 class PlatformSink(Protocol):
@@ -49,28 +60,31 @@ class NothingSent(Exception):
 
 
 class OutboxUnavailable(NothingSent):
-    """No adapter is running for the destination's platform (yet)."""
+    """No adapter of that name is running (yet)."""
 
 
 class Outbox:
-    """Routes to the sink of each running platform; adapters register when they start."""
+    """Routes each message to the sink of the adapter that owns its destination
+    (``Destination.owner``); adapters register under their name when they start."""
 
     def __init__(self) -> None:
         self._sinks: dict[str, PlatformSink] = {}
 
-    def register(self, platform: str, sink: PlatformSink) -> None:
-        self._sinks[platform] = sink
+    def register(self, adapter: str, sink: PlatformSink) -> None:
+        """Messages to destinations owned by ``adapter`` go to ``sink`` from now on."""
+        self._sinks[adapter] = sink
 
-    def unregister(self, platform: str) -> None:
-        self._sinks.pop(platform, None)
+    def unregister(self, adapter: str) -> None:
+        self._sinks.pop(adapter, None)
 
-    def available(self, platform: str) -> bool:
-        return platform in self._sinks
+    def available(self, adapter: str) -> bool:
+        """Whether the adapter ``adapter`` is running in this process."""
+        return adapter in self._sinks
 
     def _sink(self, dest: Destination) -> PlatformSink:
-        sink = self._sinks.get(dest.platform)
+        sink = self._sinks.get(dest.owner)
         if sink is None:
-            raise OutboxUnavailable(dest.platform)
+            raise OutboxUnavailable(dest.owner)
         return sink
 
     async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:

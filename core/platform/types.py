@@ -52,6 +52,7 @@ class IncomingMessage:
     message_id: str = ""
     thread_id: str | None = None
     action_token: str | None = None
+    adapter: str = ""  # the adapter that received it, for the outbox; "": named as the platform
 
 
 # --- reply events: what the engine yields and an adapter renders --------------------------

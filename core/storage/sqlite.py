@@ -104,6 +104,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, chat_id, message_id)
     );
     """,
+    # the adapter that owns a job's conversation; NULL: the adapter named after the
+    # platform (every row written before this column).
+    """
+    ALTER TABLE jobs ADD COLUMN adapter TEXT;
+    """,
 )
 
 
@@ -350,11 +355,3 @@ class SqliteStore:
         row = UsageRecord(model, usage, request_id).row()
         async with self.transaction() as db:
             await db.execute(USAGE_INSERT, (conv_key, *row, self._clock()))
-
-    async def usage_totals(self, conv_key: str) -> Usage:
-        rows = await self.query(
-            "SELECT COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
-            " COALESCE(SUM(total_tokens),0) FROM usage WHERE conv_key = ?",
-            (conv_key,),
-        )
-        return Usage(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))

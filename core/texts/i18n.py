@@ -29,8 +29,3 @@ def pick_lang(reported: str | None, default: Lang) -> Lang:
 
 def has_text(key: str) -> bool:
     return key in _TEXTS
-
-
-def all_keys() -> list[str]:
-    """Every text key; tests check each exists in every language."""
-    return list(_TEXTS)

@@ -1,41 +1,30 @@
-"""Settings sections of the platforms: Telegram, Discord, WeChat."""
+"""The ``telegram:`` section of the configuration: the Telegram adapter's own settings.
+
+It imports no python-telegram-bot: ``relaybot check-config`` validates it without loading the
+adapter.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
-from urllib.parse import urlsplit
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, model_validator
 
 from core.config import fields as ce
-from core.config.fields import Bool, PositiveInt, PositiveNumber, Secret, Text, Url
+from core.config.fields import (
+    Bool,
+    PositiveInt,
+    PositiveNumber,
+    ProxyUrl,
+    Secret,
+    Text,
+    Url,
+    without_userinfo,
+)
+from core.config.sections import Section, TokenPlatformSection
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
-class _NeedsTokenWhenEnabled(_Section):
-    section: ClassVar[str]
-    enabled: bool
-    token: str
-
-    @model_validator(mode="after")
-    def _token_when_enabled(self) -> Self:
-        if self.enabled and not self.token:
-            raise ce.required_when_enabled(self.section, "token")
-        return self
-
-
-class TelegramWebhookSettings(_Section):
+class TelegramWebhookSettings(Section):
     """Webhook mode, for a bot behind a reverse proxy; without ``url`` the bot long-polls."""
 
     url: Text = Field(default="", description="Public HTTPS URL Telegram posts updates to.")
@@ -48,21 +37,16 @@ class TelegramWebhookSettings(_Section):
     @model_validator(mode="after")
     def _secret_with_url(self) -> Self:
         if self.url and not self.secret_token:
-            raise PydanticCustomError(
-                ce.OWN_FIELD_ERROR,
-                "required when telegram.webhook.url is set (any 1-256 of A-Z a-z 0-9 _ -)",
-                {"field": "secret_token"},
+            raise ce.field_error(
+                "secret_token",
+                "required when {section}.url is set (any 1-256 of A-Z a-z 0-9 _ -)",
             )
         if self.url and not self.url.startswith("https://"):
-            raise PydanticCustomError(
-                ce.OWN_FIELD_ERROR,
-                "must be an https:// URL (Telegram only posts to HTTPS)",
-                {"field": "url"},
-            )
+            raise ce.field_error("url", "must be an https:// URL (Telegram only posts to HTTPS)")
         return self
 
 
-class TelegramLimits(_Section):
+class TelegramLimits(Section):
     """Telegram's flood limits, which the bot stays inside (edits count like messages)."""
 
     per_chat_per_s: PositiveNumber = Field(default=1.0, description="Messages+edits/s per chat.")
@@ -70,10 +54,9 @@ class TelegramLimits(_Section):
     global_per_s: PositiveInt = Field(default=30, description="Messages+edits/s in all chats.")
 
 
-class TelegramSettings(_NeedsTokenWhenEnabled):
+class TelegramSettings(TokenPlatformSection):
     """The Telegram bot."""
 
-    section: ClassVar[str] = "telegram"
     enabled: Bool = Field(default=False, description="Run the Telegram bot.")
     token: Secret = Field(default="", repr=False, description="Token from @BotFather (secret).")
     base_url: Url = Field(
@@ -82,7 +65,7 @@ class TelegramSettings(_NeedsTokenWhenEnabled):
     base_file_url: Url = Field(
         default="https://api.telegram.org/file/bot", description="Bot API file download URL."
     )
-    proxy: Text = Field(default="", description="HTTP or SOCKS5 proxy URL; empty: none.")
+    proxy: ProxyUrl = Field(default="", description="HTTP or SOCKS5 proxy URL; empty: none.")
     trigger_words: tuple[Text, ...] = Field(
         default=(), description="Words that make the bot answer in groups, besides a mention."
     )
@@ -101,37 +84,13 @@ class TelegramSettings(_NeedsTokenWhenEnabled):
     webhook: TelegramWebhookSettings = Field(default_factory=TelegramWebhookSettings)
     limits: TelegramLimits = Field(default_factory=TelegramLimits)
 
-    @model_validator(mode="after")
-    def _proxy_scheme(self) -> Self:
-        if self.proxy and urlsplit(self.proxy).scheme not in ("http", "https", "socks5", "socks5h"):
-            raise PydanticCustomError(
-                ce.OWN_FIELD_ERROR,
-                "must be an http://, https:// or socks5:// URL",
-                {"field": "proxy"},
-            )
-        return self
-
     def summary(self) -> list[str]:
         mode = f"webhook {self.webhook.url}" if self.webhook.url else "long polling"
         lines = [f"telegram mode: {mode}"]
         if self.base_url != TelegramSettings.model_fields["base_url"].default:
-            lines.append(f"telegram api: {_without_userinfo(self.base_url)}")
+            lines.append(f"telegram api: {without_userinfo(self.base_url)}")
         if self.proxy:
-            lines.append(f"telegram proxy: {_without_userinfo(self.proxy)}")
+            lines.append(f"telegram proxy: {without_userinfo(self.proxy)}")
         if self.trigger_words:
             lines.append(f"telegram trigger words: {', '.join(self.trigger_words)}")
         return lines
-
-
-class DiscordSettings(_NeedsTokenWhenEnabled):
-    """The Discord bot."""
-
-    section: ClassVar[str] = "discord"
-    enabled: Bool = Field(default=False, description="Run the Discord bot.")
-    token: Secret = Field(default="", repr=False, description="Bot token (secret).")
-
-
-class WeChatSettings(_Section):
-    """The WeChat bot."""
-
-    enabled: Bool = Field(default=False, description="Run the WeChat bot.")

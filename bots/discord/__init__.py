@@ -1,0 +1,1 @@
+"""Discord: for now only the ``discord:`` section of the configuration (the adapter comes next)."""
