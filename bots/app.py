@@ -56,7 +56,10 @@ class App:
         self.outbox = Outbox()
         jobs = settings.jobs
         self.jobs = JobRunner(
-            self.store, self.outbox, max_running_per_user=jobs.max_running_per_user
+            self.store,
+            self.outbox,
+            max_running_per_user=jobs.max_running_per_user,
+            max_parallel_deliveries=jobs.max_parallel_deliveries,
         )
         media = MediaFetcher(
             self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)

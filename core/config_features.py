@@ -12,6 +12,9 @@ class JobsSettings(_Section):
     """Long relay tasks (Midjourney now; Suno and video next)."""
 
     max_running_per_user: PositiveInt = Field(default=3, description="Jobs one user may run.")
+    max_parallel_deliveries: PositiveInt = Field(
+        default=4, description="Finished jobs downloaded and sent at the same time."
+    )
     mj_poll_interval_s: PositiveNumber = Field(
         default=5, description="Seconds between two looks at a Midjourney task."
     )
