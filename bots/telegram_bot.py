@@ -24,7 +24,7 @@ from telegram.ext import (
 from bots.flood import FloodGate, FloodLimits
 from bots.tg_inbound import PLATFORM, BotIdentity, thread_of, to_incoming
 from bots.tg_media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
-from bots.tg_render import CALLBACK_PREFIX, ReplyRenderer
+from bots.tg_render import CALLBACK_PREFIX, ReplyRenderer, TextLost
 from bots.tg_send import ChatGone, Skipped, Target, TelegramSender
 from bots.tg_stream import plain
 from core.commands import COMMANDS, parse_command
@@ -276,7 +276,7 @@ class TelegramAdapter:
         )
         try:
             await renderer.render(stream())
-        except TimedOut:
+        except (TimedOut, TextLost):
             raise  # it may have arrived
         except Exception as exc:
             if not renderer.message_ids:

@@ -36,6 +36,11 @@ TYPING_DELAY_S = 0.25  # a reply faster than this (commands) needs no "typing…
 Pending = Callable[[InlineKeyboardMarkup | None], Awaitable[None]]
 
 
+class TextLost(TelegramError):
+    """A text of a job delivery did not go out (refused, or timed out: it may have arrived).
+    The delivery counts as cut short: its user is offered a resend, never sent a copy."""
+
+
 def keyboard(rows: ButtonRows) -> InlineKeyboardMarkup:
     """Inline keyboard whose callback data is the short stored token (fits 64 bytes)."""
     return InlineKeyboardMarkup(
@@ -159,12 +164,15 @@ class ReplyRenderer:
         self, stream: StreamingAnswer, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
         await self._stop_typing()
+        streamed = stream.started
         try:
-            await stream.finish(None if stream.started else text, markup)
+            await stream.finish(None if streamed else text, markup)
         finally:
             self._record(*stream.message_ids)
         if stream.gone:
             raise ChatGone("chat unavailable")
+        if not self._tolerant and not streamed and text.strip() and not stream.message_ids:
+            raise TextLost("a text of the delivery was not sent")  # (the stream logged why)
 
     async def _keep_typing(self) -> None:
         await asyncio.sleep(TYPING_DELAY_S)
