@@ -82,6 +82,15 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.005)
 
 
+async def until_state(jobs: JobRunner, job_id: int, state: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while (job := await jobs.jobs.get(job_id)) is None or job.state != state:
+        if loop.time() > deadline:
+            raise AssertionError(f"job {job_id} is still {job and job.state}, not {state}")
+        await asyncio.sleep(0.005)
+
+
 def _returns(task_id: str) -> Callable[[], asyncio.Future[str]]:
     async def submit() -> str:
         return task_id
@@ -174,10 +183,10 @@ async def test_deliveries_are_bounded_and_polling_goes_on_meanwhile(store: Sqlit
         family.states["t1"] = TaskUpdate("done", result="ONE")
         await until(lambda: family.downloading == ["first"], "the first download")
         family.states["t2"] = TaskUpdate("done", result="TWO")
+        await until_state(jobs, second.id, js.DELIVERING)
         family.states["t3"] = TaskUpdate("running", 42)
         # The poller moves on (the third job's progress shows) while the one slot is taken.
         await until(lambda: ("m3", "⏳ #3 Fake: 42%") in sink.edits, "polling to go on")
-        assert (await jobs.jobs.get(second.id)).state == js.DELIVERING  # type: ignore[union-attr]
         assert family.downloading == ["first"]  # the second waits for the slot
         family.gates["first"].set()
         await until(lambda: delivered(sink) == [b"ONE", b"TWO"], "both, one after the other")
