@@ -155,7 +155,14 @@ def _encode_jpeg(im: Image.Image, max_bytes: int) -> PreparedImage:
         side = max(MIN_SIDE, int(side * factor))
 
 
+async def prepare_image_async(
+    data: bytes, *, max_side: int = 1568, max_bytes: int = 1_500_000
+) -> PreparedImage:
+    """``prepare_image`` in a worker thread (it is CPU-bound)."""
+    return await asyncio.to_thread(prepare_image, data, max_side=max_side, max_bytes=max_bytes)
+
+
 async def data_uri(data: bytes, *, max_side: int = 1568, max_bytes: int = 1_500_000) -> str:
     """``prepare_image`` in a worker thread (it is CPU-bound), as a data URI."""
-    prepared = await asyncio.to_thread(prepare_image, data, max_side=max_side, max_bytes=max_bytes)
+    prepared = await prepare_image_async(data, max_side=max_side, max_bytes=max_bytes)
     return prepared.data_uri
