@@ -59,7 +59,9 @@ class App:
             self.store, self.outbox, max_running_per_user=jobs.max_running_per_user
         )
         media = MediaFetcher(
-            self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+            self.relay,
+            MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s),
+            allow_hosts=jobs.media_allow_hosts,
         )
         mj = MidjourneyClient(self.relay, mode_prefix=jobs.mj_mode)
         self.jobs.add_backend(
