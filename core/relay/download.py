@@ -99,8 +99,8 @@ def is_public(address: IPAddress) -> bool:
             inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if inner is None and address.teredo is not None:
             inner = address.teredo[1]  # the client's address
-        if inner is not None and not is_public(inner):
-            return False
+        if inner is not None:
+            return is_public(inner)
     return address.is_global and not (
         address.is_private
         or address.is_loopback
