@@ -28,7 +28,9 @@ from core.outbox import Destination
 from core.relay.client import RelayClient
 from core.relay.download import DownloadPolicy, Resolver, is_public
 from core.relay.midjourney import MidjourneyClient
-from core.types import FinalText, ImageReply, ReplyEvent, VideoReply
+from core.relay.suno import SunoClient
+from core.suno_backend import SunoBackend
+from core.types import AudioReply, FinalText, ImageReply, ReplyEvent, VideoReply
 from core.video_backend import LUMA, VideoBackend
 from tests.conftest import TEST_KEY, collect, message, write_config
 from tests.fake_cdn import FakeCdn
@@ -357,3 +359,24 @@ async def test_video_result_that_is_not_a_clip_goes_as_a_link(
     private = f"{cdn.url}/clip.mp4"
     events = await video.result_events(_job(LUMA, "video", {"task_id": "t", "video": private}))
     assert events == [FinalText(GONE, markdown=False)] and cdn.requests == []
+
+
+async def test_suno_result_that_is_not_a_song_or_refused(
+    relay: RelayClient, fake_relay: FakeRelay, cdn: FakeCdn
+) -> None:
+    suno = SunoBackend(
+        SunoClient(relay), MediaFetcher(relay, MediaLimits()), poll_interval_s=5, deadline_s=60
+    )
+    page = fake_relay.add_file(HTML, "audio/mpeg", name="song.mp3")
+    cover = fake_relay.add_file(HTML, "image/jpeg", name="cover.jpg")
+    clip = {"id": "c1", "title": "Rain", "audio": page, "image": cover, "duration": 30}
+    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [clip]}))
+    assert not any(isinstance(e, AudioReply | ImageReply) for e in events)
+    assert FinalText(t("job.link", "en", url=page), markdown=False) in events
+    private = {**clip, "audio": f"{cdn.url}/song.mp3", "image": f"{cdn.url}/a.png"}
+    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [private]}))
+    assert FinalText(GONE, markdown=False) in events and cdn.requests == []
+    song = fake_relay.add_file(b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb", "audio/mpeg")
+    ok = {**clip, "audio": song, "image": ""}
+    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [ok]}))
+    assert any(isinstance(e, AudioReply) and e.data.startswith(b"ID3") for e in events)
