@@ -6,6 +6,8 @@ or for a CDN the test makes reachable by name (the resolver seam plus an allowed
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -13,11 +15,13 @@ __all__ = ["FakeCdn"]
 
 
 class FakeCdn:
-    """``files``: path -> (bytes, content type). ``GET /redirect?to=URL`` answers 302 to URL,
-    ``GET /loop`` redirects to itself. ``requests``: (path, headers) of every request."""
+    """``files``: path -> (bytes, content type); ``tls`` serves https with that context.
+    ``GET /redirect?to=URL`` answers 302 to URL, ``GET /loop`` redirects to itself.
+    ``requests``: (path, headers) of every request."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.tls = tls
         self.files: dict[str, tuple[bytes, str]] = {}
         self.requests: list[tuple[str, CIMultiDict[str]]] = []
         self.port = 0
@@ -25,7 +29,7 @@ class FakeCdn:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.path, CIMultiDict(request.headers)))
@@ -43,7 +47,7 @@ class FakeCdn:
         app.router.add_get("/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, 0).start()
+        await web.TCPSite(self._runner, self.host, 0, ssl_context=self.tls).start()
         self.port = self._runner.addresses[0][1]
         return self
 

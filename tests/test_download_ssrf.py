@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from core.media import MediaFetcher, MediaLimits
 from core.mj_backend import MjBackend
 from core.outbox import Destination
 from core.relay.client import RelayClient
-from core.relay.download import DownloadPolicy, Resolver, is_public
+from core.relay.download import DownloadPolicy, Resolver, fetch_media, is_public
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.suno_backend import SunoBackend
@@ -380,3 +381,37 @@ async def test_suno_result_that_is_not_a_song_or_refused(
     ok = {**clip, "audio": song, "image": ""}
     events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [ok]}))
     assert any(isinstance(e, AudioReply) and e.data.startswith(b"ID3") for e in events)
+
+
+# -- https to the checked address: the certificate is still checked against the name -----------
+
+TLS_DIR = Path(__file__).parent / "tls"  # a self-signed certificate for cdn.test (100 years)
+
+
+async def test_https_goes_to_the_checked_address_and_checks_the_name() -> None:
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(TLS_DIR / "cdn-test.pem", TLS_DIR / "cdn-test.key")
+    client_tls = ssl.create_default_context(cafile=str(TLS_DIR / "cdn-test.pem"))
+    resolve = resolver({"cdn.test": ["127.0.0.2"], "other.test": ["127.0.0.2"]})
+    async with FakeCdn("127.0.0.2", tls=server_tls) as server:
+        server.files["/a.png"] = (png(), "image/png")
+        policy = DownloadPolicy.of("http://relay.test", ["cdn.test", "other.test"])
+        data, _ = await fetch_media(
+            f"https://cdn.test:{server.port}/a.png",
+            policy=policy,
+            max_bytes=10_000,
+            timeout_s=5,
+            resolver=resolve,
+            tls=client_tls,
+        )
+        assert data == png() and server.requests[0][1]["Host"] == f"cdn.test:{server.port}"
+        with pytest.raises(MediaDownloadError):  # same address, a name the certificate lacks
+            await fetch_media(
+                f"https://other.test:{server.port}/a.png",
+                policy=policy,
+                max_bytes=10_000,
+                timeout_s=5,
+                resolver=resolve,
+                tls=client_tls,
+            )
+    assert len(server.requests) == 1

@@ -236,6 +236,7 @@ async def fetch_media(
     timeout_s: float,
     redact: Callable[[str], str] = str,
     resolver: Resolver = system_resolver,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[bytes, str]:
     """(bytes, content type) of ``url``; streams and stops as soon as ``max_bytes`` is passed.
 
@@ -243,14 +244,15 @@ async def fetch_media(
     cannot outlast it). ``credentials`` (headers) go only to the relay's own origin
     (``policy.relay_root``), on the first hop and any redirect back to it. Raises
     ``MediaRefusedError`` for an address the policy refuses (nothing is sent there),
-    ``MediaTooLargeError`` and ``MediaDownloadError``.
+    ``MediaTooLargeError`` and ``MediaDownloadError``. ``tls``: the certificate checks
+    (default: httpx's, with the certifi roots); tests pass one that trusts their own CA.
     """
     where = redact(_where(url))
     try:
         async with asyncio.timeout(timeout_s):
             async with httpx.AsyncClient(
                 trust_env=False,
-                verify=_ssl_context(),
+                verify=tls or _ssl_context(),
                 timeout=httpx.Timeout(timeout_s),
                 limits=httpx.Limits(max_keepalive_connections=0),
                 follow_redirects=False,
