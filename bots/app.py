@@ -62,7 +62,9 @@ class App:
             max_parallel_deliveries=jobs.max_parallel_deliveries,
         )
         media = MediaFetcher(
-            self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+            self.relay,
+            MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s),
+            allow_hosts=jobs.media_allow_hosts,
         )
         mj = MidjourneyClient(self.relay, mode_prefix=jobs.mj_mode)
         self.jobs.add_backend(

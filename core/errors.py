@@ -19,6 +19,7 @@
     │       ├── MjQueueFullError       code 23: the upstream queue is full
     │       └── MjRejectedError        any other code (4 validation, 3 no account, 9, unknown)
     ├── MediaDownloadError             a generated file could not be fetched (HTTP error, timeout)
+    │   └── MediaRefusedError          its URL is on a non-public address (SSRF guard)
     ├── MediaTooLargeError             a generated file is larger than the download cap
     ├── StorageError                   the database cannot be opened or is from a newer version
     └── UserInputError                 the user asked for something we cannot do
@@ -179,6 +180,13 @@ class MediaDownloadError(BotError):
         self.status = status
         head = f"{self.code} (HTTP {status})" if status else self.code
         super().__init__(f"{head}: {detail}")
+
+
+class MediaRefusedError(MediaDownloadError):
+    """A result URL points at a non-public address (loopback, private network, link-local...)
+    that is neither the relay nor allowed in ``jobs.media_allow_hosts``; nothing was fetched."""
+
+    code = "media_refused"
 
 
 class MediaTooLargeError(BotError):

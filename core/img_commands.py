@@ -131,12 +131,12 @@ class ImageCommands:
         if image.data is not None:
             return ImageReply(image.data, _sniff(image.data), caption)
         url = image.url or ""
-        fetched = await self._media.fetch(url)
+        fetched = await self._media.fetch(url, "image")
         if fetched is None:
             key = "job.link" if self._media.linkable(url) else "job.result_gone"
             return FinalText(t(key, lang, url=url), markdown=False)
         data, mime = fetched
-        return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
+        return ImageReply(data, mime, caption)  # mime: read from the bytes, a real picture
 
     # --- Midjourney jobs -------------------------------------------------------------------
 

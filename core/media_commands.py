@@ -14,11 +14,12 @@ from core.errors import (
     UnknownVideoModelError,
 )
 from core.i18n import Lang, t
-from core.images import data_uri
+from core.images import prepare_image_async
 from core.img_commands import aspect_of, split_model_flag
 from core.jobs import JobRunner
 from core.outbox import Destination
 from core.relay.suno import SunoClient
+from core.relay.video import runway_ratio
 from core.store import SqliteStore
 from core.types import Attachment, FinalText, IncomingMessage, ReplyEvent
 from core.video_backend import KLING_I2V, KLING_T2V, LUMA, RUNWAY, VideoBackend
@@ -166,7 +167,8 @@ class MediaCommands:
             raise BadFlagError(command="video")
         if not prompt and not images:
             raise PromptMissingError(command="video")
-        uri = await data_uri(images[0].data) if images else None
+        picture = await prepare_image_async(images[0].data) if images else None
+        uri = picture.data_uri if picture else None
         name = model.lower()
         if name == "luma" or name.startswith("ray"):
             kind, call = (
@@ -199,12 +201,14 @@ class MediaCommands:
                     ),
                 )
         elif name.startswith(("gen", "runway")):  # Runway: image to video only
-            if uri is None:
+            if uri is None or picture is None:
                 raise NeedsPhotoError(model=model)
+            # Runway requires a ratio: --ar picks the closest, else the photo's orientation
+            ratio = runway_ratio(model, aspect, (picture.width, picture.height))
             kind, call = (
                 RUNWAY,
                 lambda: self._video.runway.image_to_video(
-                    uri, prompt, model=model, duration=duration
+                    uri, prompt, model=model, ratio=ratio, duration=duration
                 ),
             )
         else:

@@ -88,13 +88,12 @@ class MjBackend:
         events: list[ReplyEvent] = []
         url = str(result.get("image_url") or "")
         caption = f"#{job.id} {job.prompt}"[:1000]
-        fetched = await self._media.fetch(url)
+        fetched = await self._media.fetch(url, "image")
         if fetched is None:
             key = "job.link" if self._media.linkable(url) else "job.result_gone"
             events.append(FinalText(t(key, lang, url=url), markdown=False))
         else:
             data, mime = fetched
-            mime = mime if mime.startswith("image/") else "image/png"
             events.append(ImageReply(data, mime, caption))
         buttons = [
             Button(button_label(cid, label, emoji), f"/mj {result.get('task_id', '')} {cid}")

@@ -10,6 +10,7 @@ from core.job_store import Job
 from core.jobs import TaskUpdate
 from core.media import MediaFetcher
 from core.relay.suno import SunoClient, SunoTask
+from core.sniff import MediaKind
 from core.types import AudioReply, Button, ButtonRows, FinalText, ImageReply, ReplyEvent
 
 
@@ -82,11 +83,11 @@ class SunoBackend:
             title = clip.get("title") or f"#{job.id}"
             lyrics = lyrics or clip.get("lyrics") or ""
             if clip.get("image"):
-                cover = await self._fetch(clip["image"], lang)
+                cover = await self._fetch(clip["image"], lang, "image")
                 if isinstance(cover, bytes):
                     caption = f"{title} · {clip.get('tags') or ''}".strip(" ·")
                     events.append(ImageReply(cover, "image/jpeg", caption))
-            audio = await self._fetch(clip.get("audio") or "", lang)
+            audio = await self._fetch(clip.get("audio") or "", lang, "audio")
             if isinstance(audio, bytes):
                 events.append(AudioReply(audio, "audio/mpeg", title))
             else:
@@ -101,8 +102,8 @@ class SunoBackend:
             events.append(ButtonRows((tuple(buttons),)))
         return events
 
-    async def _fetch(self, url: str, lang: Lang) -> bytes | FinalText:
-        fetched = await self._media.fetch(url)
+    async def _fetch(self, url: str, lang: Lang, kind: MediaKind) -> bytes | FinalText:
+        fetched = await self._media.fetch(url, kind)
         if fetched:
             return fetched[0]
         key = "job.link" if self._media.linkable(url) else "job.result_gone"

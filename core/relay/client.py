@@ -17,7 +17,7 @@ import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayNetworkError, RelayTimeoutError
 from core.relay.chat import ChatMixin
-from core.relay.download import fetch_media, same_origin
+from core.relay.download import DownloadPolicy, Resolver, fetch_media, system_resolver
 from core.relay.errors import RelayConnectError, classify, is_retryable
 from core.relay.wire import error_status, normalize_base_url
 
@@ -275,19 +275,32 @@ class RelayClient(ChatMixin):
                 raise self._classify(error_status(err), content, {REQUEST_ID_HEADER: request_id})
         return content, content_type, request_id
 
-    async def download(self, url: str, *, max_bytes: int, timeout_s: float) -> tuple[bytes, str]:
+    async def download(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+        policy: DownloadPolicy | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> tuple[bytes, str]:
         """(bytes, content type) of a result URL; a path like "/mj/image/1" is on the relay.
 
-        The relay's key is sent only to the relay's own origin. Raises ``MediaTooLargeError``
-        as soon as more than ``max_bytes`` arrive, ``MediaDownloadError`` on any other failure.
+        Only public addresses are fetched, the relay's own origin and what ``policy`` allows
+        (default: the relay only); every redirect is checked again (``core.relay.download``).
+        The relay's key is sent only to the relay's own origin. Raises ``MediaRefusedError``
+        for a refused address, ``MediaTooLargeError`` as soon as more than ``max_bytes``
+        arrive, ``MediaDownloadError`` on any other failure.
         """
-        http = await self._http()
         full = self.root + url if url.startswith("/") else url
-        headers = {"Accept": "*/*"}
-        if same_origin(full, self.root):
-            headers["Authorization"] = f"Bearer {self._key}"
         return await fetch_media(
-            http, full, headers, max_bytes=max_bytes, timeout_s=timeout_s, redact=self._redact
+            full,
+            policy=policy or DownloadPolicy.of(self.root),
+            credentials={"Authorization": f"Bearer {self._key}"},
+            max_bytes=max_bytes,
+            timeout_s=timeout_s,
+            redact=self._redact,
+            resolver=resolver,
         )
 
     async def list_models(self) -> list[str]:
