@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bots.app import App
@@ -130,5 +130,5 @@ async def collect_with(app: App, msg: IncomingMessage, place: Place) -> list[Rep
 async def until(condition: Callable[[], bool], limit_s: float = 5.0) -> None:
     """Let other tasks run until ``condition()`` holds (fails after ``limit_s``)."""
     async with asyncio.timeout(limit_s):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - polls a plain condition, there is no event
             await asyncio.sleep(0.001)
