@@ -109,6 +109,11 @@ class TelegramAdapter:
         app.add_error_handler(self._on_error)
         return app
 
+    @property
+    def updates_in_progress(self) -> int:
+        """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
+        return self._app.update_processor.current_concurrent_updates if self._app else 0
+
     async def start(self) -> None:
         app = self._build()
         await app.initialize()  # getMe: a wrong token fails here
