@@ -101,7 +101,8 @@ class TelegramAdapter:
         # rest at once (``_admit``, before any download, without waiting for flood control).
         # So one conversation holds at most 1 + max_queued + 1 slots (answer, queue, one
         # refusal being sent) and a flood of it cannot starve the others. An album is handled
-        # in its first part's slot (AlbumCollector); button presses go the same way as texts.
+        # in its first part's slot (AlbumCollector); button presses go the same way as texts
+        # (when every slot is busy, a press waits too and its spinner just turns longer).
         builder = builder.concurrent_updates(config.max_concurrent_updates)
         app = builder.build()
         app.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message))

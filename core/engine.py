@@ -127,7 +127,9 @@ class Engine:
     ) -> AsyncIterator[ReplyEvent]:
         """Answer ``msg`` as a stream of reply events for the adapter to render.
 
-        ``place``: from ``admit(msg)``, when the adapter took it already; ``handle`` leaves it.
+        ``place``: from ``admit(msg)``, when the adapter took it already. ``handle`` leaves it
+        when done; the adapter leaves it too in a ``finally`` (harmless twice), in case this
+        generator is closed before it ever ran.
         """
         lang = pick_lang(msg.language, self._settings.language)
         key = self.key_of(msg)
