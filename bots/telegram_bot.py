@@ -23,14 +23,23 @@ from telegram.ext import (
 
 from bots.flood import FloodGate, FloodLimits
 from bots.tg_inbound import PLATFORM, BotIdentity, thread_of, to_incoming
-from bots.tg_media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
+from bots.tg_media import (
+    AlbumCollector,
+    DownloadFailed,
+    FileRef,
+    FileTooBig,
+    download,
+    files_of,
+)
 from bots.tg_render import CALLBACK_PREFIX, ReplyRenderer, TextLost
 from bots.tg_send import ChatGone, Skipped, Target, TelegramSender
 from bots.tg_stream import plain
 from core.commands import COMMANDS, parse_command
 from core.config import Settings
 from core.engine import Engine
-from core.i18n import LANGS, pick_lang, t
+from core.errors import ConversationBusyError, InputTooLongError, user_text
+from core.i18n import LANGS, Lang, pick_lang, t
+from core.locks import Place
 from core.outbox import Destination, NothingSent, Outbox
 from core.types import IncomingMessage, ReplyEvent
 
@@ -65,6 +74,7 @@ class TelegramAdapter:
         )
         self._albums = AlbumCollector(self._config.album_wait_s, self._handle_messages)
         self._sender: TelegramSender | None = None
+        self._refusing: set[str] = set()  # conversations with a refusal being sent
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -83,13 +93,27 @@ class TelegramAdapter:
         )
         if config.proxy:
             builder = builder.proxy(config.proxy).get_updates_proxy(config.proxy)
+        # Bounded work: at most ``max_concurrent_updates`` updates are handled at once; more
+        # wait in PTB for a free slot (FIFO). The handlers block (block=True): with block=False
+        # PTB would start each one as its own task, outside this bound. A handler keeps its
+        # slot while its message waits for its conversation (core.locks), but the engine lets
+        # only chat.max_queued_per_conversation messages wait per conversation and refuses the
+        # rest at once (``_admit``, before any download, without waiting for flood control).
+        # So one conversation holds at most 1 + max_queued + 1 slots (answer, queue, one
+        # refusal being sent) and a flood of it cannot starve the others. An album is handled
+        # in its first part's slot (AlbumCollector); button presses go the same way as texts
+        # (when every slot is busy, a press waits too and its spinner just turns longer).
+        builder = builder.concurrent_updates(config.max_concurrent_updates)
         app = builder.build()
-        app.add_handler(
-            MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message, block=False)
-        )
-        app.add_handler(CallbackQueryHandler(self._on_button, block=False))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message))
+        app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
         return app
+
+    @property
+    def updates_in_progress(self) -> int:
+        """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
+        return self._app.update_processor.current_concurrent_updates if self._app else 0
 
     async def start(self) -> None:
         app = self._build()
@@ -170,9 +194,28 @@ class TelegramAdapter:
         if message is None:
             return
         if message.media_group_id is not None:
-            self._albums.add(message)
+            await self._albums.add(message)  # the first part's handler delivers the album
             return
         await self._handle_messages([message])
+
+    async def _admit(self, incoming: IncomingMessage, target: Target, lang: Lang) -> Place | None:
+        """The message's place in its conversation (``Engine.admit``), or None after telling
+        the user why not (too long, or too many messages waiting). Only one refusal per
+        conversation is sent at a time; others meanwhile are dropped, so a flood's refusals
+        do not sit in flood control holding update slots."""
+        try:
+            return self._engine.admit(incoming)
+        except (InputTooLongError, ConversationBusyError) as exc:
+            key = self._engine.key_of(incoming)
+            log.info("refused key=%s code=%s", key, exc.code)
+            if key in self._refusing:
+                return None
+            self._refusing.add(key)
+            try:
+                await self._notify(target, user_text(exc, lang))
+            finally:
+                self._refusing.discard(key)
+            return None
 
     async def _handle_messages(self, messages: list[Message]) -> None:
         """One logical message (a single update, or an album) to the engine and back."""
@@ -192,10 +235,28 @@ class TelegramAdapter:
         if command is not None and command.name in IMAGE_COMMANDS and replied is not None:
             refs += [r for r in files_of(replied) if r.kind == "image"]
         lang = pick_lang(incoming.language, self._settings.language)
+        place = await self._admit(incoming, target, lang)
+        if place is None:
+            return
+        try:
+            await self._download_and_reply(incoming, target, lang, refs, place)
+        finally:
+            place.leave()
+
+    async def _download_and_reply(
+        self,
+        incoming: IncomingMessage,
+        target: Target,
+        lang: Lang,
+        refs: list[FileRef],
+        place: Place,
+    ) -> None:
         if refs:
             limit = int(self._config.max_download_mb * MB)
             try:
-                attachments = await download(self._app.bot, refs, limit)  # type: ignore[union-attr]
+                attachments = await download(
+                    self._app.bot, refs, limit, proxy=self._config.proxy  # type: ignore[union-attr]
+                )
             except FileTooBig as exc:
                 text = t(
                     "error.file_too_big",
@@ -210,7 +271,7 @@ class TelegramAdapter:
                 await self._notify(target, t("error.download_failed", lang))
                 return
             incoming = replace(incoming, attachments=attachments)
-        await self._reply(incoming, target)
+        await self._reply(incoming, target, place)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -241,9 +302,17 @@ class TelegramAdapter:
             thread_id=str(thread) if thread is not None else None,
             action_token=data[len(CALLBACK_PREFIX) :],
         )
-        await self._reply(incoming, Target(chat.id, group, thread))
+        target = Target(chat.id, group, thread)
+        place = await self._admit(incoming, target, lang)
+        if place is not None:
+            try:
+                await self._reply(incoming, target, place)
+            finally:
+                place.leave()
 
-    async def _reply(self, incoming: IncomingMessage, target: Target) -> None:
+    async def _reply(
+        self, incoming: IncomingMessage, target: Target, place: Place | None = None
+    ) -> None:
         assert self._sender is not None
         renderer = ReplyRenderer(
             self._sender,
@@ -253,7 +322,7 @@ class TelegramAdapter:
         )
         # aclosing: whatever happens while rendering, the engine's reply is closed at once,
         # which releases its conversation for the next message.
-        async with aclosing(self._engine.handle(incoming)) as events:
+        async with aclosing(self._engine.handle(incoming, place=place)) as events:
             await renderer.render(events)
 
     # --- messages the core sends on its own (jobs) ------------------------------------------

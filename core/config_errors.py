@@ -83,6 +83,18 @@ def _retries(value: object) -> int:
     return number
 
 
+def int_range(low: int, high: int) -> PlainValidator:
+    """A check for an integer from ``low`` to ``high``, both included."""
+
+    def check(value: object) -> int:
+        number = _as_int(value)
+        if number is None or not low <= number <= high:
+            raise _fail(f"must be an integer from {low} to {high}")
+        return number
+
+    return PlainValidator(check)
+
+
 def _positive_number(value: object) -> float:
     number = math.nan
     if isinstance(value, int | float | str) and not isinstance(value, bool):
@@ -153,6 +165,8 @@ Bool = Annotated[bool, PlainValidator(_bool)]
 PositiveInt = Annotated[int, PlainValidator(_positive_int)]
 OptionalPositiveInt = Annotated[int | None, PlainValidator(_optional_positive_int)]
 Retries = Annotated[int, PlainValidator(_retries)]
+QueueBound = Annotated[int, int_range(0, 100)]
+ConcurrentUpdates = Annotated[int, int_range(1, 256)]
 PositiveNumber = Annotated[float, PlainValidator(_positive_number)]
 Text = Annotated[str, PlainValidator(_text)]
 Name = Annotated[str, PlainValidator(_name)]

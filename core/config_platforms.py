@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from core import config_errors as ce
-from core.config_errors import Bool, PositiveInt, PositiveNumber, Secret, Text, Url
+from core.config_errors import (
+    Bool,
+    ConcurrentUpdates,
+    PositiveInt,
+    PositiveNumber,
+    Secret,
+    Text,
+    Url,
+)
 
 
 class _Section(BaseModel):
@@ -97,6 +105,9 @@ class TelegramSettings(_NeedsTokenWhenEnabled):
     )
     max_upload_mb: PositiveNumber = Field(
         default=50, description="Largest file the bot can upload (Bot API: 50)."
+    )
+    max_concurrent_updates: ConcurrentUpdates = Field(
+        default=64, description="Updates handled at once (1..256); more wait for a free slot."
     )
     webhook: TelegramWebhookSettings = Field(default_factory=TelegramWebhookSettings)
     limits: TelegramLimits = Field(default_factory=TelegramLimits)

@@ -12,6 +12,7 @@
     │   ├── RelayNetworkError          connection refused, DNS, TLS...
     │   ├── RelayBadRequestError       400/404/other 4xx: rejected parameters
     │   ├── RelayBadResponseError      200 with a body we cannot read
+    │   │   └── RelayTooLargeError     a body, SSE line or stream over its size cap
     │   ├── VideoSubmitError           a Luma/Kling/Runway submit answered 2xx but refused the task
     │   ├── SunoSubmitError            a Suno submit refused (code other than "success", or 400/500)
     │   └── MjSubmitError              Midjourney submit answered with a code other than 1/21/22
@@ -31,6 +32,8 @@
         ├── JobLimitError              the user already runs as many jobs as allowed
         ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
         ├── TextTooLongError           text to speak is over the speech limit (``limit`` chars)
+        ├── InputTooLongError          a message over ``chat.max_input_chars``
+        ├── ConversationBusyError      too many messages already wait for this conversation
         └── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
 
 Each error carries a ``code`` (stable, for logs) and, for relay errors, the relay's request id.
@@ -126,6 +129,17 @@ class RelayBadRequestError(RelayError):
 
 class RelayBadResponseError(RelayError):
     code = "relay_bad_response"
+
+
+class RelayTooLargeError(RelayBadResponseError):
+    """The relay sent more than the bot reads (a JSON body, an SSE line or a whole stream);
+    reading stopped at ``limit`` bytes. Never retried: the request may have been charged."""
+
+    code = "relay_too_large"
+
+    def __init__(self, what: str, limit: int, *, status: int = 200, request_id: str = "") -> None:
+        self.limit = limit
+        super().__init__(f"{what} over {limit} bytes", status=status, request_id=request_id)
 
 
 class MjSubmitError(RelayError):
@@ -250,6 +264,19 @@ class TextTooLongError(UserInputError):
     code = "text_too_long"
 
 
+class InputTooLongError(UserInputError):
+    """A message (text, caption, transcript, command) over ``chat.max_input_chars``;
+    ``fields``: ``length``, ``limit``. Nothing of it reaches the relay or the history."""
+
+    code = "input_too_long"
+
+
+class ConversationBusyError(UserInputError):
+    """``chat.max_queued_per_conversation`` messages already wait for this conversation."""
+
+    code = "conversation_busy"
+
+
 class PromptMissingError(UserInputError):
     code = "missing_prompt"
 
@@ -296,6 +323,7 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     RelayNetworkError: "error.relay_network",
     RelayBadRequestError: "error.relay_bad_request",
     RelayBadResponseError: "error.relay_upstream",
+    RelayTooLargeError: "error.relay_too_large",
     MjSubmitError: "error.mj_rejected",
     MjBannedPromptError: "error.mj_banned_prompt",
     MjQueueFullError: "error.mj_queue_full",
@@ -313,6 +341,8 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     JobLimitError: "error.job_limit",
     SubmitUncertainError: "job.submit_unknown",
     TextTooLongError: "error.text_too_long",
+    InputTooLongError: "error.input_too_long",
+    ConversationBusyError: "error.conversation_busy",
     PromptMissingError: "error.missing_prompt",
     BlendCountError: "error.blend_count",
     AudioTooLongError: "error.audio_too_long",

@@ -79,6 +79,21 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "文字太长了，无法朗读：最多 {limit} 个字符。",
         "en": "That text is too long to read aloud: at most {limit} characters.",
     },
+    "error.input_too_long": {
+        "zh": "消息太长了（{length} 个字符），最多 {limit} 个字符。请缩短或分几次发送。",
+        "en": "That message is too long ({length} characters): at most {limit}. "
+        "Please shorten it or send it in parts.",
+    },
+    "error.conversation_busy": {
+        "zh": "还在回答你之前的消息，请等这个回答完成后再发送。",
+        "en": "Still answering your earlier messages. Please wait for that answer "
+        "before sending more.",
+    },
+    "error.relay_too_large": {
+        "zh": "AI 服务返回的内容太大，已停止读取。请稍后再试或换个问法。",
+        "en": "The AI service sent more than the bot can take, so reading stopped. "
+        "Please try again later or ask differently.",
+    },
     "error.media_download": {
         "zh": "生成好了，但没能下载结果文件，请稍后再试。",
         "en": "The result was made but could not be downloaded. Please try again later.",
