@@ -13,7 +13,15 @@ from core.actions import tokenize
 from core.command_handlers import CommandHandlers
 from core.commands import parse_command
 from core.config import Settings
-from core.errors import BotError, ExpiredButtonError, MissingImageError, error_code, user_text
+from core.errors import (
+    BotError,
+    ExpiredButtonError,
+    MissingImageError,
+    StorageError,
+    UserInputError,
+    error_code,
+    user_text,
+)
 from core.history import Turn, estimate_tokens, trim
 from core.i18n import Lang, pick_lang, t
 from core.img_commands import ImageCommands
@@ -273,7 +281,13 @@ class Engine:
         detail = getattr(exc, "detail", "") or str(exc)
         if exc.__cause__ is not None:  # e.g. what Pillow said about a picture
             detail += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
-        level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
+        # The admin must act on a bad key or a broken database; a user's mistake is no news.
+        if error_code(exc) == "relay_auth" or isinstance(exc, StorageError):
+            level = logging.ERROR
+        elif isinstance(exc, UserInputError):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
         log.log(
             level,
             "error key=%s code=%s status=%s request_id=%s detail=%s",
