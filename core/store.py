@@ -137,7 +137,7 @@ def storage_problem(path: str | Path) -> str | None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        return f"cannot create files in {folder} ({exc.strerror or exc})"
+        return f"cannot create {path}: no files can be made in {folder} ({exc.strerror or exc})"
     if not path.exists():
         return None
     if not path.is_file():
