@@ -15,10 +15,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Something went wrong. Please try again later.",
     },
     "error.storage": {
-        "zh": "机器人的数据库暂时无法保存，这次没有任何改动。"
+        "zh": "机器人的数据库暂时无法写入，这一步没有保存。"
         "请稍后再试；如果一直这样，请告诉管理员。",
-        "en": "The bot could not save to its database, so nothing was changed. Please try again "
-        "later; if this keeps happening, tell the bot's admin.",
+        "en": "The bot could not write to its database, so this step was not saved. Please try "
+        "again later; if this keeps happening, tell the bot's admin.",
     },
     "error.relay": {
         "zh": "AI 服务暂时出错，请稍后再试。",
