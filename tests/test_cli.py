@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pty
 import signal
@@ -285,3 +286,51 @@ def test_version_comes_from_the_package(capsys: pytest.CaptureFixture[str]) -> N
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"relaybot {metadata.version('relaybot')}\n"
+
+
+def test_a_proxy_url_that_cannot_work_is_a_config_error_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    telegram = "telegram:\n  proxy: http://me:proxy-PASSWORD-1@127.0.0.1:nope\n"
+    path = write_config(tmp_path, "https://relay.test", telegram)
+    assert main(["check-config", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "telegram.proxy: must be a URL with a host and, if any, a numeric port" in err
+    assert "proxy-PASSWORD-1" not in err
+
+
+class CrashingAdapter:
+    """A platform whose start fails in a way nobody planned for, quoting a secret."""
+
+    name = "telegram"
+
+    def __init__(self, settings: object, engine: object, outbox: object) -> None:
+        self.token = settings.telegram.token  # type: ignore[attr-defined]
+
+    async def start(self) -> None:
+        raise RuntimeError(f"unplanned failure with {self.token} and {TEST_KEY}")
+
+    async def stop(self) -> None:
+        pass
+
+
+def test_an_unexpected_crash_is_one_redacted_line_exit_1_and_a_redacted_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.app import ADAPTERS
+
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    monkeypatch.setitem(ADAPTERS, "telegram", "tests.test_cli:CrashingAdapter")
+    token = "123456:CRASH-SECRET-TOKEN"
+    telegram = f"telegram:\n  enabled: true\n  token: {token}"
+    path = write_config(tmp_path, "https://relay.test", telegram)
+    try:
+        assert main(["run", "-c", str(path)]) == 1
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("relaybot:")]
+    assert len(lines) == 1 and "RuntimeError: unplanned failure with *** and ***" in lines[0]
+    assert "Traceback" in err  # the admin has the details for the report...
+    assert token not in err and TEST_KEY not in err  # ...and no secret in them
