@@ -77,11 +77,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command's exit status. Run as a program (``argv`` None) a failed start that left a
-    thread running still ends the process: the status is returned through ``os._exit``."""
+    """The command's exit status. Run as a program (``argv`` None), crashes in threads are
+    logged redacted too, and a failed start that left a thread running still ends the
+    process: the status is returned through ``os._exit``."""
     args = _parser().parse_args(argv)
     try:
-        status = _main(args)
+        status = _main(args, program=argv is None)
         sys.stdout.flush()
     except BrokenPipeError:  # `relaybot check-config | head -2`: the reader had enough
         _discard_stdout()
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, *, program: bool) -> int:
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -102,11 +103,10 @@ def _main(args: argparse.Namespace) -> int:
         return _check_config(settings, args.config)
     redact = RedactingFormatter(settings.secrets()).redact
     as_json = settings.logging.format == "json"
-    if args.command == "chat":
-        level = settings.logging.level if args.verbose else "WARNING"
-        setup_logging(level, settings.secrets(), as_json=as_json)
-    else:
-        setup_logging(settings.logging.level, settings.secrets(), as_json=as_json)
+    level = settings.logging.level
+    if args.command == "chat" and not args.verbose:
+        level = "WARNING"
+    setup_logging(level, settings.secrets(), as_json=as_json, catch_crashes=program)
     try:
         if args.command == "run" and not enabled_platforms(settings):
             _say(

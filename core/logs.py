@@ -55,10 +55,17 @@ class RedactingFormatter(logging.Formatter):
 
 
 def setup_logging(
-    level: str, secrets: Iterable[str], *, as_json: bool = False, stream: TextIO | None = None
+    level: str,
+    secrets: Iterable[str],
+    *,
+    as_json: bool = False,
+    stream: TextIO | None = None,
+    catch_crashes: bool = False,
 ) -> logging.Handler:
-    """Route every log record to ``stream`` (stderr) through the redacting formatter; an
-    exception that nothing caught, in any thread, is logged the same way (redacted)."""
+    """Route every log record to ``stream`` (stderr) through the redacting formatter. With
+    ``catch_crashes`` (the ``relaybot`` command), an exception nothing caught in a thread, and
+    an "Exception ignored in" of the interpreter, are logged the same way (redacted) instead
+    of printed raw."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(secrets, as_json=as_json))
     root = logging.getLogger()
@@ -70,8 +77,17 @@ def setup_logging(
     for name in QUIET_LOGGERS:
         quiet = root.level if libraries else max(logging.WARNING, root.level)
         logging.getLogger(name).setLevel(quiet)
-    threading.excepthook = _log_thread_crash
+    if catch_crashes:
+        threading.excepthook = _log_thread_crash
+        sys.unraisablehook = _log_unraisable
     return handler
+
+
+def _log_unraisable(args: sys.UnraisableHookArgs) -> None:
+    """"Exception ignored in ..." (a failing __del__, a callback) logged, redacted."""
+    exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+    what = args.err_msg or "Exception ignored in"
+    logging.getLogger("relaybot").error("%s: %r", what, args.object, exc_info=exc_info)
 
 
 def _log_thread_crash(args: threading.ExceptHookArgs) -> None:

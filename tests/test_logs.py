@@ -114,10 +114,12 @@ async def test_a_user_mistake_is_logged_at_info(
 
 
 def test_a_crash_in_a_thread_is_logged_redacted() -> None:
+    import sys
     import threading
 
     stream = io.StringIO()
-    handler = setup_logging("INFO", [TEST_KEY], stream=stream)
+    pytest_hooks = (threading.excepthook, sys.unraisablehook)
+    handler = setup_logging("INFO", [TEST_KEY], stream=stream, catch_crashes=True)
     try:
 
         def crash() -> None:
@@ -128,6 +130,7 @@ def test_a_crash_in_a_thread_is_logged_redacted() -> None:
         thread.join()
     finally:
         logging.getLogger().removeHandler(handler)
+        threading.excepthook, sys.unraisablehook = pytest_hooks
     logs = stream.getvalue()
     assert "thread worker-x crashed" in logs and "RuntimeError: boom with ***" in logs
     assert TEST_KEY not in logs
