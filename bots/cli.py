@@ -5,8 +5,9 @@ that names what to fix (README "Exit statuses"):
 
     0    stopped normally (also: a reader closed the pipe, ``relaybot check-config | head``)
     1    an unexpected error, a bug: the redacted traceback is in the log above the line
-    2    the configuration or a credential: invalid config, no or unsupported platform,
-         placeholder relay URL, a token a platform rejected, an unusable storage.path
+    2    the configuration, a credential or the command line (argparse): invalid config, no
+         or an unsupported platform, the placeholder relay URL, a token a platform rejected,
+         an unusable storage.path
     3    something relaybot needs is unavailable now: a platform cannot be reached, the
          database is locked by another process or its disk is full, the webhook port is taken
     130  interrupted (Ctrl-C)
