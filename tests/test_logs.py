@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots.app import App
-from core.logs import RedactingFormatter, setup_logging
+from core.logs import QUIET_LOGGERS, RedactingFormatter, setup_logging
 from tests.conftest import TEST_KEY, collect, make_settings, message
 from tests.fake_relay import FakeRelay, OpenAIError, Raw
 
@@ -85,21 +85,33 @@ def test_credentials_inside_configured_urls_are_secrets(tmp_path: Path) -> None:
     assert "@127.0.0.1:1080" in text and "relay.test" in text  # where it went stays readable
 
 
-def test_library_debug_noise_stays_out_of_debug_logs() -> None:
+def _debug_logs_of_reading_a_png() -> str:
+    from PIL import Image
+
     from tests.pictures import picture
 
     stream = io.StringIO()
     handler = setup_logging("DEBUG", [], stream=stream)
     try:
-        from PIL import Image
-
         Image.open(io.BytesIO(picture(fmt="PNG"))).load()  # Pillow traces every PNG chunk
         logging.getLogger("relaybot.test").debug("our own debug line")
     finally:
         logging.getLogger().removeHandler(handler)
-    logs = stream.getvalue()
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    return stream.getvalue()
+
+
+def test_library_debug_noise_stays_out_of_debug_logs() -> None:
+    logs = _debug_logs_of_reading_a_png()
     assert "our own debug line" in logs
     assert "PIL" not in logs and "STREAM" not in logs
+
+
+def test_library_debug_logs_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAYBOT_LIBRARY_LOGS", "1")
+    logs = _debug_logs_of_reading_a_png()
+    assert "our own debug line" in logs and "PIL.PngImagePlugin" in logs
 
 
 async def test_a_user_mistake_is_logged_at_info(
