@@ -121,7 +121,13 @@ def _storage_error(what: str, exc: BaseException) -> StorageError:
             else "check the disk (full, or failing) that holds storage.path"
         )
         return StorageUnavailableError(f"{what}: {exc}; {hint}")
-    return StorageError(f"{what} ({exc}); check storage.path and that the folder is writable")
+    if code in (11, 26):  # CORRUPT, NOTADB
+        hint = "the file is damaged or not a database: restore a backup or change storage.path"
+    elif code == 8:  # READONLY
+        hint = "make the file and its folder writable by the user running relaybot (storage.path)"
+    else:
+        hint = "check storage.path and that the folder is writable"
+    return StorageError(f"{what} ({exc}); {hint}")
 
 
 def storage_problem(path: str | Path) -> str | None:

@@ -209,3 +209,18 @@ async def test_a_locked_database_fails_open_instead_of_starting(tmp_path: Path) 
             _ = store.db  # closed again: no aiosqlite thread left running
     finally:
         other.close()
+
+
+async def test_a_damaged_database_is_a_clear_storage_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE filler (x TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,)] * 200)
+    data = bytearray(path.read_bytes())
+    data[2000:6000] = b"\xff" * 4000  # pages after the header are garbage now
+    path.write_bytes(bytes(data))
+    store = SqliteStore(path)
+    with pytest.raises(StorageError, match="damaged or not a database.*storage.path"):
+        await store.open()
