@@ -11,7 +11,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Message, Update
-from telegram.error import TelegramError, TimedOut
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -36,8 +36,15 @@ from bots.tg_send import ChatGone, Skipped, Target, TelegramSender
 from bots.tg_stream import plain
 from core.commands import COMMANDS, parse_command
 from core.config import Settings
+from core.config_platforms import _without_userinfo
 from core.engine import Engine
-from core.errors import ConversationBusyError, InputTooLongError, user_text
+from core.errors import (
+    ConversationBusyError,
+    CredentialsError,
+    InputTooLongError,
+    StartupError,
+    user_text,
+)
 from core.i18n import LANGS, Lang, pick_lang, t
 from core.locks import Place
 from core.outbox import Destination, NothingSent, Outbox
@@ -116,7 +123,19 @@ class TelegramAdapter:
         return self._app.update_processor.current_concurrent_updates if self._app else 0
 
     async def start(self) -> None:
+        """Connect (getMe), register the menu and start polling or the webhook server. A
+        failure undoes what started and raises a StartupError that names what to fix."""
         app = self._build()
+        try:
+            await self._start(app)
+        except BaseException as exc:
+            await self._undo(app)
+            error = self._startup_error(exc)
+            if error is exc:
+                raise
+            raise error from None if isinstance(exc, InvalidToken) else exc
+
+    async def _start(self, app: Application) -> None:  # type: ignore[type-arg]
         await app.initialize()  # getMe: a wrong token fails here
         self._app = app
         bot = app.bot
@@ -139,8 +158,50 @@ class TelegramAdapter:
             )
             log.info("telegram started as @%s, webhook %s", bot.username, webhook.url)
         else:
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+            await app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=30, error_callback=self._on_poll_error
+            )
             log.info("telegram started as @%s, long polling", bot.username)
+
+    async def _undo(self, app: Application) -> None:  # type: ignore[type-arg]
+        """After a failed start: stop whatever started, close the HTTP connections."""
+        try:
+            if self._app is not None:
+                await self.stop()
+            else:  # getMe failed: the application never initialized, its bot's clients did
+                await app.bot.shutdown()
+        except Exception as exc:
+            log.debug("cleanup after a failed start: %s", exc)
+        self._app = None
+
+    def _startup_error(self, exc: BaseException) -> BaseException:
+        """``exc`` from start-up as one line for the admin; the token is never in it."""
+        config = self._config
+        api = _without_userinfo(config.base_url)
+        via = f" through the proxy {_without_userinfo(config.proxy)}" if config.proxy else ""
+        if isinstance(exc, InvalidToken):
+            return CredentialsError(
+                f"Telegram rejected telegram.token (or telegram.base_url {api} is not a Bot API "
+                "server); copy the token again from @BotFather"
+            )
+        if isinstance(exc, NetworkError):  # includes TimedOut: no answer, refused, DNS, proxy
+            return StartupError(
+                f"cannot reach the Telegram Bot API at {api}{via} ({exc.message}); check the "
+                "network, telegram.proxy and telegram.base_url"
+            )
+        if isinstance(exc, TelegramError):
+            return StartupError(
+                f"Telegram refused to start the bot ({exc.message}); check telegram.base_url "
+                "and telegram.webhook"
+            )
+        if isinstance(exc, OSError) and config.webhook.url:
+            webhook = config.webhook
+            return StartupError(
+                f"cannot listen for Telegram webhooks on {webhook.listen}:{webhook.port} "
+                f"({exc.strerror or exc}); free the port or change telegram.webhook.port / "
+                "telegram.webhook.listen"
+            )
+        return exc
 
     async def stop(self) -> None:
         """Stop taking updates, let replies in flight finish (bounded), close the connection."""
@@ -185,6 +246,10 @@ class TelegramAdapter:
             log.warning("could not register the command menu: %s", exc.message)
 
     # --- updates ---------------------------------------------------------------------------
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        """getUpdates failed; PTB tries again with a growing pause (up to 30 s), forever."""
+        log.warning("telegram polling failed, retrying: %s: %s", type(exc).__name__, exc.message)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -156,13 +157,22 @@ class Settings(_Section):
 
     def secrets(self) -> tuple[str, ...]:
         """Every non-empty secret value, for the log redactor."""
-        found = (
+        found = [
             self.relay.api_key,
             self.telegram.token,
             self.telegram.webhook.secret_token,
             self.discord.token,
+        ]
+        urls = (
+            self.relay.base_url,
+            self.telegram.base_url,
+            self.telegram.base_file_url,
+            self.telegram.proxy,
+            self.telegram.webhook.url,
         )
-        return tuple(s for s in found if s)
+        for url in urls:  # a password (and its user) inside a URL: proxy, relay, webhook
+            found += _url_credentials(url)
+        return tuple(dict.fromkeys(s for s in found if s))
 
     def summary(self) -> list[str]:
         """Human lines for ``relaybot check-config``; never a secret value."""
@@ -191,6 +201,24 @@ class Settings(_Section):
         return lines
 
 
+def _url_credentials(url: str) -> list[str]:
+    """The userinfo of ``url`` (``user:password``), and the password, raw and decoded."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    found = [userinfo, unquote(userinfo)]
+    if password:
+        found += [password, unquote(password)]
+    # A very short value would blank out every log line; it is redacted with its user name.
+    return [s for s in found if len(s) >= MIN_BARE_SECRET]
+
+
+MIN_BARE_SECRET = 4
 _SECTIONS = frozenset(n for n, f in Settings.model_fields.items() if n != "language")
 _MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if n != "chat_choices")
 

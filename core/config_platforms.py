@@ -114,13 +114,20 @@ class TelegramSettings(_NeedsTokenWhenEnabled):
 
     @model_validator(mode="after")
     def _proxy_scheme(self) -> Self:
-        if self.proxy and urlsplit(self.proxy).scheme not in ("http", "https", "socks5", "socks5h"):
-            raise PydanticCustomError(
-                ce.OWN_FIELD_ERROR,
-                "must be an http://, https:// or socks5:// URL",
-                {"field": "proxy"},
-            )
-        return self
+        if not self.proxy:
+            return self
+        try:
+            parts = urlsplit(self.proxy)
+            usable = bool(parts.hostname) and (parts.port or 0) >= 0
+        except ValueError:  # a port that is not a number, a broken [IPv6] address
+            parts, usable = urlsplit(""), False
+        if parts.scheme and parts.scheme not in ("http", "https", "socks5", "socks5h"):
+            what = "must be an http://, https:// or socks5:// URL"
+        elif not usable:
+            what = "must be a URL with a host and, if any, a numeric port (socks5://host:1080)"
+        else:
+            return self
+        raise PydanticCustomError(ce.OWN_FIELD_ERROR, what, {"field": "proxy"})
 
     def summary(self) -> list[str]:
         mode = f"webhook {self.webhook.url}" if self.webhook.url else "long polling"

@@ -19,6 +19,8 @@ from core.errors import (
     ExpiredButtonError,
     InputTooLongError,
     MissingImageError,
+    StorageError,
+    UserInputError,
     error_code,
     user_text,
 )
@@ -323,9 +325,13 @@ class Engine:
         detail = getattr(exc, "detail", "") or str(exc)
         if exc.__cause__ is not None:  # e.g. what Pillow said about a picture
             detail += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
-        level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
-        if isinstance(exc, InputTooLongError | ConversationBusyError):
-            level = logging.INFO  # a user's doing, not the bot's
+        # The admin must act on a bad key or a broken database; a user's mistake is no news.
+        if error_code(exc) == "relay_auth" or isinstance(exc, StorageError):
+            level = logging.ERROR
+        elif isinstance(exc, UserInputError):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
         log.log(
             level,
             "error key=%s code=%s status=%s request_id=%s detail=%s",

@@ -22,7 +22,10 @@
     ├── MediaDownloadError             a generated file could not be fetched (HTTP error, timeout)
     │   └── MediaRefusedError          its URL is on a non-public address (SSRF guard)
     ├── MediaTooLargeError             a generated file is larger than the download cap
-    ├── StorageError                   the database cannot be opened or is from a newer version
+    ├── StorageError                   the database cannot be opened, read or written
+    │   └── StorageUnavailableError    ...for now: locked by another process, disk full, I/O error
+    ├── StartupError                   relaybot cannot start (a platform unreachable, port in use)
+    │   └── CredentialsError           a platform rejected its token
     └── UserInputError                 the user asked for something we cannot do
         ├── UnknownModelError          /model NAME not in the allow-list
         ├── NotEnabledError            a command whose feature is not built or not configured
@@ -69,6 +72,24 @@ class StorageError(BotError):
     """The database at ``storage.path`` cannot be used; the message says what to fix."""
 
     code = "storage"
+
+
+class StorageUnavailableError(StorageError):
+    """The database is fine but cannot be used now: locked, disk full, I/O error."""
+
+    code = "storage_unavailable"
+
+
+class StartupError(BotError):
+    """relaybot cannot start; the message (never a secret) names what to fix."""
+
+    code = "startup"
+
+
+class CredentialsError(StartupError):
+    """A platform rejected the token it was given."""
+
+    code = "credentials"
 
 
 class RelayError(BotError):
@@ -312,6 +333,7 @@ class UnknownVideoModelError(UserInputError):
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
+    StorageError: "error.storage",
     RelayError: "error.relay",
     RelayAuthError: "error.relay_auth",
     RelayQuotaError: "error.relay_quota",

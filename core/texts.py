@@ -14,6 +14,12 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "出了点问题，请稍后再试。",
         "en": "Something went wrong. Please try again later.",
     },
+    "error.storage": {
+        "zh": "机器人的数据库暂时无法写入，这一步没有保存。"
+        "请稍后再试；如果一直这样，请告诉管理员。",
+        "en": "The bot could not write to its database, so this step was not saved. Please try "
+        "again later; if this keeps happening, tell the bot's admin.",
+    },
     "error.relay": {
         "zh": "AI 服务暂时出错，请稍后再试。",
         "en": "The AI service returned an error. Please try again later.",
