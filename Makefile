@@ -1,24 +1,54 @@
 # Two commands on a fresh machine: `make run` starts the bot, `make test` runs the tests.
+# Another Python than python3: `make PYTHON=python3.12 test` (the .venv is rebuilt with it).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
+MIN_PYTHON := 3.11
 
-.PHONY: run chat check test lint bench clean
+# "3.12" for a Python that runs and is new enough, empty otherwise (missing, broken, too old).
+good_python = $(shell $(1) -c 'import sys; sys.version_info >= (3, 11) and print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHON_VERSION := $(call good_python,$(PYTHON))
+VENV_VERSION := $(call good_python,$(BIN)/python)
+# The .venv is rebuilt when its interpreter is gone (a dangling link), broken or too old, or
+# when PYTHON was chosen on the command line and the .venv was made by another version.
+ifneq ($(filter command line environment,$(origin PYTHON)),)
+  ifneq ($(VENV_VERSION),$(PYTHON_VERSION))
+    VENV_VERSION :=
+  endif
+endif
+ifeq ($(VENV_VERSION),)
+  ifneq ($(wildcard $(VENV)),)
+    ifneq ($(PYTHON_VERSION),)
+      $(info $(VENV) is broken or was made by another Python: rebuilding it with $(PYTHON) $(PYTHON_VERSION))
+      $(shell rm -rf $(VENV))
+    endif
+  endif
+endif
 
-run: $(VENV)/.installed $(CONFIG)
+.PHONY: run chat check test lint bench clean python
+
+run: python $(VENV)/.installed $(CONFIG)
 	$(BIN)/relaybot run -c $(CONFIG)
 
-chat: $(VENV)/.installed $(CONFIG)
+chat: python $(VENV)/.installed $(CONFIG)
 	$(BIN)/relaybot chat -c $(CONFIG)
 
-check: $(VENV)/.installed $(CONFIG)
+check: python $(VENV)/.installed $(CONFIG)
 	$(BIN)/relaybot check-config -c $(CONFIG)
 
-test: $(VENV)/.installed-dev
+test: python $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
-lint: $(VENV)/.installed-dev
+# Stops early, saying why, when no Python new enough can build the .venv.
+python:
+ifeq ($(VENV_VERSION)$(PYTHON_VERSION),)
+	@echo "relaybot needs Python $(MIN_PYTHON) or newer; '$(PYTHON)' is: $$($(PYTHON) --version 2>/dev/null || echo 'not found or not working')" >&2
+	@echo "Pick another Python, for example: make PYTHON=python3.12 $(or $(MAKECMDGOALS),run)" >&2
+	@exit 2
+endif
+
+lint: python $(VENV)/.installed-dev
 	$(BIN)/ruff check core bots tests bench
 	$(BIN)/mypy
 
@@ -41,7 +71,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-bench: $(VENV)/.installed-dev
+bench: python $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_chat.py --answers 100
 	$(BIN)/python bench/bench_telegram.py --answers 20
 

@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Callable
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from bots.platforms import ADAPTERS
 from core.commands.images import ImageCommands
@@ -31,7 +32,7 @@ from core.relay.images import ImagesClient
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
-from core.storage.sqlite import SqliteStore
+from core.storage.sqlite import SqliteStore, storage_problem
 
 log = logging.getLogger("relaybot.app")
 
@@ -60,9 +61,12 @@ class App:
             self.outbox,
             max_running_per_user=jobs.max_running_per_user,
             traits=self.traits,
+            max_parallel_deliveries=jobs.max_parallel_deliveries,
         )
         media = MediaFetcher(
-            self.relay, MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s)
+            self.relay,
+            MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s),
+            allow_hosts=jobs.media_allow_hosts,
         )
         mj = MidjourneyClient(self.relay, mode_prefix=jobs.mj_mode)
         self.jobs.add_backend(
@@ -124,10 +128,17 @@ class App:
         self._started = False
 
     async def start(self) -> None:
-        await self.store.open()
-        retention = self.settings.vision.retention_h * 3600
-        await self.store.forget_images(before=time.time() - retention)  # pictures kept too long
-        await self.relay.start()
+        """Open the database and the relay client; when a step fails, what already started is
+        closed again (no thread or connection is left to keep the process alive)."""
+        try:
+            await self.store.open()
+            retention = self.settings.vision.retention_h * 3600
+            await self.store.forget_images(before=time.time() - retention)  # kept too long
+            await self.relay.start()
+        except BaseException:
+            await self.relay.aclose()
+            await self.store.close()
+            raise
         self._started = True
         log.info(
             "started storage=%s relay=%s",
@@ -224,4 +235,29 @@ def describe_missing(names: list[str]) -> list[str]:
     return [name for name in names if name not in ADAPTERS]
 
 
-__all__ = ["ADAPTERS", "App", "build_adapters", "enabled_platforms", "serve"]
+PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net")
+
+
+def preflight(settings: Settings, *, platforms: bool = True) -> list[tuple[str, str]]:
+    """What would stop relaybot from working that the schema cannot see, as (key path,
+    problem): a platform this version cannot run, the example relay URL, a database path
+    that cannot be written. ``check-config`` reports them; ``run`` and ``chat`` refuse to
+    start on them. Touches nothing."""
+    problems: list[tuple[str, str]] = []
+    if platforms:
+        for name in describe_missing(enabled_platforms(settings)):
+            problems.append(
+                (f"{name}.enabled", f"this version cannot run {name} yet; set it to false")
+            )
+    host = (urlsplit(settings.relay.base_url).hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
+        problems.append(
+            ("relay.base_url", f"{host} is the example placeholder; set your relay's URL")
+        )
+    storage = storage_problem(settings.storage.path)
+    if storage:
+        problems.append(("storage.path", storage))
+    return problems
+
+
+__all__ = ["ADAPTERS", "App", "build_adapters", "enabled_platforms", "preflight", "serve"]

@@ -1,29 +1,65 @@
-"""The ``relaybot`` command: run, chat, check-config."""
+"""The ``relaybot`` command: run, chat, check-config.
+
+Every way it can end is one exit status and, when it failed, one redacted line on stderr
+that names what to fix (README "Exit statuses"):
+
+    0    stopped normally (also: a reader closed the pipe, ``relaybot check-config | head``)
+    1    an unexpected error, a bug: the redacted traceback is in the log above the line
+    2    the configuration, a credential or the command line (argparse): invalid config, no
+         or an unsupported platform, the placeholder relay URL, a token a platform rejected,
+         an unusable storage.path
+    3    something relaybot needs is unavailable now: a platform cannot be reached, the
+         database is locked by another process or its disk is full, the webhook port is taken
+    130  interrupted (Ctrl-C)
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
-from collections.abc import Coroutine, Sequence
+import threading
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
-from bots.app import App, build_adapters, describe_missing, enabled_platforms, serve
+from bots.app import App, build_adapters, enabled_platforms, preflight, serve
 from bots.console.adapter import PLATFORM, ConsoleChat
 from bots.platforms import SECTIONS
 from core.config.settings import Settings, load_config
-from core.errors import ConfigError, StorageError
-from core.logs import setup_logging
+from core.errors import (
+    ConfigError,
+    CredentialsError,
+    StartupError,
+    StorageError,
+    StorageUnavailableError,
+)
+from core.logs import RedactingFormatter, setup_logging
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
 JOBS_WAIT_S = 900.0  # piped `relaybot chat`: how long EOF waits for the jobs it started
+
+log = logging.getLogger("relaybot")
+
+
+def version() -> str:
+    try:
+        return metadata.version("relaybot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relaybot", description="A chat bot for Telegram, Discord and WeChat on an API relay."
     )
+    parser.add_argument("--version", action="version", version=f"relaybot {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config_help = "the YAML configuration file (default: config.yaml)"
 
@@ -36,42 +72,128 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("-v", "--verbose", action="store_true", help="show info logs on stderr")
 
     check = sub.add_parser(
-        "check-config", help="validate the configuration and show what is enabled"
+        "check-config", help="validate the configuration and what `run` needs"
     )
     check.add_argument("-c", "--config", default="config.yaml", help=config_help)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status. Run as a program (``argv`` None), crashes in threads are
+    logged redacted too, and a failed start that left a thread running still ends the
+    process: the status is returned through ``os._exit``."""
     args = _parser().parse_args(argv)
+    try:
+        status = _main(args, program=argv is None)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `relaybot check-config | head -2`: the reader had enough
+        _discard_stdout()
+        return EXIT_OK
+    if status != EXIT_OK and argv is None and _leftover_threads():
+        sys.stderr.flush()
+        os._exit(status)  # pragma: no cover - a safety net for a bug elsewhere
+    return status
+
+
+def _main(args: argparse.Namespace, *, program: bool) -> int:
     try:
         settings = load_config(args.config, sections=SECTIONS)
     except ConfigError as exc:
-        print(f"relaybot: {exc}", file=sys.stderr)
+        _say(str(exc))
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(f"configuration {args.config} is valid")
-        for line in settings.summary():
-            print(f"  {line}")
-        return EXIT_OK
-    if args.command == "chat":
-        level = settings.logging.level if args.verbose else "WARNING"
-        setup_logging(level, settings.secrets(), as_json=settings.logging.format == "json")
-        return _run_async(_chat(settings, args.user))
-    setup_logging(
-        settings.logging.level, settings.secrets(), as_json=settings.logging.format == "json"
-    )
-    return _run_async(_run(settings, args.config))
-
-
-def _run_async(coro: Coroutine[None, None, int]) -> int:
+        return _check_config(settings, args.config)
+    redact = RedactingFormatter(settings.secrets()).redact
+    as_json = settings.logging.format == "json"
+    level = settings.logging.level
+    if args.command == "chat" and not args.verbose:
+        level = "WARNING"
+    setup_logging(level, settings.secrets(), as_json=as_json, catch_crashes=program)
     try:
-        return asyncio.run(coro)
+        if args.command == "run" and not enabled_platforms(settings):
+            _say(
+                f"no platform is enabled in {args.config}.\n"
+                "  Enable one by setting, for example, telegram.enabled: true and telegram.token "
+                "(or discord.enabled / wechat.enabled).\n"
+                f"  To chat in this terminal without a platform: relaybot chat -c {args.config}"
+            )
+            return EXIT_CONFIG
+        problems = preflight(settings, platforms=args.command == "run")
+        if problems:
+            _say(redact(_problems_text(args.config, problems)))
+            return EXIT_CONFIG
+        if args.command == "chat":
+            return asyncio.run(_chat(settings, args.user))
+        return asyncio.run(_run(settings))
     except KeyboardInterrupt:
-        return 130
-    except StorageError as exc:  # start-up problems the admin must fix; no traceback
-        print(f"relaybot: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except Exception as exc:
+        status, text = _failure(exc)
+        if status == EXIT_FAILED:  # a bug: the traceback, redacted, for the report
+            log.error("relaybot stopped by an unexpected error", exc_info=exc)
+        _say(redact(text))
+        return status
+
+
+def _failure(exc: BaseException) -> tuple[int, str]:
+    """The exit status of a fatal error and the line that says what to fix."""
+    if isinstance(exc, ConfigError | CredentialsError):
+        return EXIT_CONFIG, str(exc)
+    if isinstance(exc, StorageUnavailableError):
+        return EXIT_UNAVAILABLE, str(exc)
+    if isinstance(exc, StorageError):
+        return EXIT_CONFIG, str(exc)
+    if isinstance(exc, StartupError):
+        return EXIT_UNAVAILABLE, str(exc)
+    detail = " ".join(str(exc).split())[:300]
+    return EXIT_FAILED, (
+        f"stopped by an unexpected error ({type(exc).__name__}: {detail}); "
+        "the log above has the details, please report it"
+    )
+
+
+def _check_config(settings: Settings, config_path: str) -> int:
+    problems = preflight(settings)
+    state = "is valid" if not problems else "is valid, but `relaybot run` would refuse it"
+    print(f"configuration {config_path} {state}")
+    for line in settings.summary():
+        print(f"  {line}")
+    if problems:
+        redact = RedactingFormatter(settings.secrets()).redact
+        sys.stdout.flush()
+        _say(redact(_problems_text(config_path, problems)))
         return EXIT_CONFIG
+    return EXIT_OK
+
+
+def _problems_text(config_path: str, problems: list[tuple[str, str]]) -> str:
+    lines = [f"{path}: {what}" for path, what in problems]
+    return f"cannot start with {config_path}:\n  " + "\n  ".join(lines)
+
+
+def _say(text: str) -> None:
+    print(f"relaybot: {text}", file=sys.stderr, flush=True)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _leftover_threads() -> list[str]:
+    main_thread = threading.main_thread()
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t is not main_thread and not t.daemon and t.is_alive()
+    ]
 
 
 async def _chat(settings: Settings, user: str | None) -> int:
@@ -87,28 +209,9 @@ async def _chat(settings: Settings, user: str | None) -> int:
         return status
 
 
-async def _run(settings: Settings, config_path: str) -> int:
-    names = enabled_platforms(settings)
-    if not names:
-        print(
-            f"relaybot: no platform is enabled in {config_path}.\n"
-            "  Enable one by setting, for example, telegram.enabled: true and telegram.token "
-            "(or discord.enabled / wechat.enabled).\n"
-            f"  To chat in this terminal without a platform: relaybot chat -c {config_path}",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    missing = describe_missing(names)
-    if missing:
-        print(
-            f"relaybot: the {', '.join(missing)} adapter is not part of this version yet; "
-            f"disable it in {config_path} ({missing[0]}.enabled: false).\n"
-            f"  To chat in this terminal: relaybot chat -c {config_path}",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
+async def _run(settings: Settings) -> int:
     async with App(settings) as app:
-        await serve(build_adapters(app, names), jobs=app.jobs)
+        await serve(build_adapters(app, enabled_platforms(settings)), jobs=app.jobs)
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@
     │   ├── RelayNetworkError          connection refused, DNS, TLS...
     │   ├── RelayBadRequestError       400/404/other 4xx: rejected parameters
     │   ├── RelayBadResponseError      200 with a body we cannot read
+    │   │   └── RelayTooLargeError     a body, SSE line or stream over its size cap
     │   ├── VideoSubmitError           a Luma/Kling/Runway submit answered 2xx but refused the task
     │   ├── SunoSubmitError            a Suno submit refused (code other than "success", or 400/500)
     │   └── MjSubmitError              Midjourney submit answered with a code other than 1/21/22
@@ -19,8 +20,12 @@
     │       ├── MjQueueFullError       code 23: the upstream queue is full
     │       └── MjRejectedError        any other code (4 validation, 3 no account, 9, unknown)
     ├── MediaDownloadError             a generated file could not be fetched (HTTP error, timeout)
+    │   └── MediaRefusedError          its URL is on a non-public address (SSRF guard)
     ├── MediaTooLargeError             a generated file is larger than the download cap
-    ├── StorageError                   the database cannot be opened or is from a newer version
+    ├── StorageError                   the database cannot be opened, read or written
+    │   └── StorageUnavailableError    ...for now: locked by another process, disk full, I/O error
+    ├── StartupError                   relaybot cannot start (a platform unreachable, port in use)
+    │   └── CredentialsError           a platform rejected its token
     └── UserInputError                 the user asked for something we cannot do
         ├── UnknownModelError          /model NAME not in the allow-list
         ├── NotEnabledError            a command whose feature is not built or not configured
@@ -30,6 +35,8 @@
         ├── JobLimitError              the user already runs as many jobs as allowed
         ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
         ├── TextTooLongError           text to speak is over the speech limit (``limit`` chars)
+        ├── InputTooLongError          a message over ``chat.max_input_chars``
+        ├── ConversationBusyError      too many messages already wait for this conversation
         ├── UnsupportedImageError      a picture we cannot decode: broken, unknown format, too big
         ├── NoTargetError              a typed button (/u2, /continue) with no result to act on
         ├── NoSuchButtonError          the result replied to does not offer that typed button
@@ -68,6 +75,24 @@ class StorageError(BotError):
     """The database at ``storage.path`` cannot be used; the message says what to fix."""
 
     code = "storage"
+
+
+class StorageUnavailableError(StorageError):
+    """The database is fine but cannot be used now: locked, disk full, I/O error."""
+
+    code = "storage_unavailable"
+
+
+class StartupError(BotError):
+    """relaybot cannot start; the message (never a secret) names what to fix."""
+
+    code = "startup"
+
+
+class CredentialsError(StartupError):
+    """A platform rejected the token it was given."""
+
+    code = "credentials"
 
 
 class RelayError(BotError):
@@ -130,6 +155,17 @@ class RelayBadResponseError(RelayError):
     code = "relay_bad_response"
 
 
+class RelayTooLargeError(RelayBadResponseError):
+    """The relay sent more than the bot reads (a JSON body, an SSE line or a whole stream);
+    reading stopped at ``limit`` bytes. Never retried: the request may have been charged."""
+
+    code = "relay_too_large"
+
+    def __init__(self, what: str, limit: int, *, status: int = 200, request_id: str = "") -> None:
+        self.limit = limit
+        super().__init__(f"{what} over {limit} bytes", status=status, request_id=request_id)
+
+
 class MjSubmitError(RelayError):
     """A Midjourney submit refused: body ``code`` in ``mj_code``, its description in ``detail``."""
 
@@ -182,6 +218,13 @@ class MediaDownloadError(BotError):
         self.status = status
         head = f"{self.code} (HTTP {status})" if status else self.code
         super().__init__(f"{head}: {detail}")
+
+
+class MediaRefusedError(MediaDownloadError):
+    """A result URL points at a non-public address (loopback, private network, link-local...)
+    that is neither the relay nor allowed in ``jobs.media_allow_hosts``; nothing was fetched."""
+
+    code = "media_refused"
 
 
 class MediaTooLargeError(BotError):
@@ -245,6 +288,19 @@ class TextTooLongError(UserInputError):
     code = "text_too_long"
 
 
+class InputTooLongError(UserInputError):
+    """A message (text, caption, transcript, command) over ``chat.max_input_chars``;
+    ``fields``: ``length``, ``limit``. Nothing of it reaches the relay or the history."""
+
+    code = "input_too_long"
+
+
+class ConversationBusyError(UserInputError):
+    """``chat.max_queued_per_conversation`` messages already wait for this conversation."""
+
+    code = "conversation_busy"
+
+
 class PromptMissingError(UserInputError):
     code = "missing_prompt"
 
@@ -292,6 +348,7 @@ class NothingToResendError(UserInputError):
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
+    StorageError: "error.storage",
     RelayError: "error.relay",
     RelayAuthError: "error.relay_auth",
     RelayQuotaError: "error.relay_quota",
@@ -303,6 +360,7 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     RelayNetworkError: "error.relay_network",
     RelayBadRequestError: "error.relay_bad_request",
     RelayBadResponseError: "error.relay_upstream",
+    RelayTooLargeError: "error.relay_too_large",
     MjSubmitError: "error.mj_rejected",
     MjBannedPromptError: "error.mj_banned_prompt",
     MjQueueFullError: "error.mj_queue_full",
@@ -320,6 +378,8 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     JobLimitError: "error.job_limit",
     SubmitUncertainError: "job.submit_unknown",
     TextTooLongError: "error.text_too_long",
+    InputTooLongError: "error.input_too_long",
+    ConversationBusyError: "error.conversation_busy",
     PromptMissingError: "error.missing_prompt",
     BlendCountError: "error.blend_count",
     AudioTooLongError: "error.audio_too_long",

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import quote
 
 REDACTED = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# Libraries that log request URLs (a Telegram URL holds the bot token) or chatter at INFO.
-QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite", "telegram", "discord", "asyncio")
+# Libraries that log request URLs (a Telegram URL holds the bot token), chatter at INFO or
+# trace at DEBUG (Pillow: every PNG chunk). They log WARNING and above, whatever logging.level
+# says, unless RELAYBOT_LIBRARY_LOGS=1 is set (then they follow logging.level, still redacted).
+QUIET_LOGGERS = (
+    "httpx", "httpcore", "aiosqlite", "telegram", "discord", "asyncio", "PIL", "tornado",
+    "aiohttp", "hpack", "websockets",
+)
+LIBRARY_LOGS_ENV = "RELAYBOT_LIBRARY_LOGS"
 
 
 class RedactingFormatter(logging.Formatter):
@@ -47,9 +55,17 @@ class RedactingFormatter(logging.Formatter):
 
 
 def setup_logging(
-    level: str, secrets: Iterable[str], *, as_json: bool = False, stream: TextIO | None = None
+    level: str,
+    secrets: Iterable[str],
+    *,
+    as_json: bool = False,
+    stream: TextIO | None = None,
+    catch_crashes: bool = False,
 ) -> logging.Handler:
-    """Route every log record to ``stream`` (stderr) through the redacting formatter."""
+    """Route every log record to ``stream`` (stderr) through the redacting formatter. With
+    ``catch_crashes`` (the ``relaybot`` command), an exception nothing caught in a thread, and
+    an "Exception ignored in" of the interpreter, are logged the same way (redacted) instead
+    of printed raw."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(secrets, as_json=as_json))
     root = logging.getLogger()
@@ -57,6 +73,26 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    libraries = os.environ.get(LIBRARY_LOGS_ENV, "") not in ("", "0")
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        quiet = root.level if libraries else max(logging.WARNING, root.level)
+        logging.getLogger(name).setLevel(quiet)
+    if catch_crashes:
+        threading.excepthook = _log_thread_crash
+        sys.unraisablehook = _log_unraisable
     return handler
+
+
+def _log_unraisable(args: sys.UnraisableHookArgs) -> None:
+    """"Exception ignored in ..." (a failing __del__, a callback) logged, redacted."""
+    exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+    what = args.err_msg or "Exception ignored in"
+    logging.getLogger("relaybot").error("%s: %r", what, args.object, exc_info=exc_info)
+
+
+def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("relaybot").error("thread %s crashed", name, exc_info=exc_info)

@@ -24,6 +24,11 @@ STAGES: dict[str, list[tuple[str, str]]] = {
     "kling": [("submitted", "0%"), ("processing", "30%"), ("succeed", "100%")],
     "runway": [("PENDING", ""), ("RUNNING", "0.4"), ("SUCCEEDED", "1")],
 }
+RUNWAY_VERSION = "2024-11-06"  # the one X-Runway-Version value the API takes (§14.1)
+RUNWAY_RATIOS = {  # model -> the ratios Runway accepts; ``ratio`` is required (§14.1)
+    "gen3a_turbo": ("1280:768", "768:1280"),
+    "gen4_turbo": ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672"),
+}
 FAIL_STAGES: dict[str, list[tuple[str, str]]] = {
     "luma": [("pending", ""), ("processing", ""), ("failed", "")],
     "kling": [("submitted", "0%"), ("processing", "30%"), ("failed", "100%")],
@@ -83,7 +88,8 @@ class VideoRoutes:
     - ``runway_shape``: "raw" or "wrapped" (``{code:"success", data:{..., data:<raw>}}``).
     - ``runway_not_exist_fetches``: the first N fetches of each Runway task answer new-api's
       400 ``task_not_exist`` (a just-created task). ``runway_require_version``: a submit
-      without ``X-Runway-Version`` gets a 400 (default True).
+      without ``X-Runway-Version: 2024-11-06`` gets a 400 (default True). A gen3a_turbo or
+      gen4_turbo submit without a ``ratio`` that model takes gets a 400 too.
     - ``video_tasks`` (id -> FakeVideoTask, with submit body and header) for asserts.
     Videos are served at ``/files/<backend>-<id>.mp4`` (``MP4``), Luma thumbnails as PNG.
     """
@@ -300,10 +306,13 @@ class VideoRoutes:
         version = request.headers.get("X-Runway-Version", "")
 
         def make() -> Json:
-            if self.runway_require_version and not version:
+            if self.runway_require_version and version != RUNWAY_VERSION:
                 return task_error(400, "invalid_request", "X-Runway-Version header is required")
             if not body.get("promptImage") or not body.get("model"):
                 return task_error(400, "invalid_request", "promptImage and model are required")
+            allowed = RUNWAY_RATIOS.get(str(body["model"]), ())
+            if allowed and body.get("ratio") not in allowed:  # what Runway's API answers
+                return task_error(400, "invalid_request", f"ratio must be one of {allowed}")
             prompt = str(body.get("promptText") or "")
             if refusal := self._refusal(prompt):
                 return Json(200, {"code": "prompt_rejected", "message": refusal, "data": None})

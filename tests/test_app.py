@@ -87,3 +87,57 @@ async def test_shutdown_wait_is_bounded(
     assert adapter.task is not None
     adapter.task.cancel()
     await asyncio.gather(adapter.task, return_exceptions=True)
+
+
+async def test_a_failed_write_gets_a_clear_reply_and_the_bot_goes_on(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    from core.platform.types import ErrorReply
+    from tests.conftest import collect
+
+    other = sqlite3.connect(app.settings.storage.path, isolation_level=None)
+    other.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(FAIL, 'no'); END"
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="relaybot"):
+            events = await collect(app, message("hello", user="kim"))
+        error = events[-1]
+        assert isinstance(error, ErrorReply) and error.code == "storage"
+        assert "could not write to its database" in error.text
+        logged = [r for r in caplog.records if "code=storage" in r.getMessage()]
+        assert logged and logged[0].levelno == logging.ERROR
+        assert await app.store.recent_turns("test:u:kim", 10) == []
+        other.execute("DROP TRIGGER refuse")
+    finally:
+        other.close()
+    events = await collect(app, message("again", user="kim"))
+    assert events[-1] == FinalText("echo: again")
+    assert [t.content for t in await app.store.recent_turns("test:u:kim", 10)] == [
+        "again",
+        "echo: again",
+    ]
+
+
+async def test_a_start_that_fails_half_way_closes_what_it_opened(settings: object) -> None:
+    import threading
+
+    from core.relay.client import RelayClient
+
+    class UnstartableRelay(RelayClient):
+        async def start(self) -> None:
+            raise OSError("no file descriptors left")
+
+    before = {t.ident for t in threading.enumerate()}
+    relay = UnstartableRelay("http://127.0.0.1:9", "sk-x")
+    app = App(settings, relay=relay)  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="descriptors"):
+        await app.start()
+    with pytest.raises(Exception, match="before open"):
+        _ = app.store.db  # the database was closed again
+    started = [t for t in threading.enumerate() if t.ident not in before and not t.daemon]
+    for thread in started:  # each is on its way out (aiosqlite's worker got its stop)
+        await asyncio.to_thread(thread.join, 10)
+    assert not [t for t in started if t.is_alive()]  # nothing keeps the process alive

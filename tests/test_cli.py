@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pty
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
+from core.platform.traits import PLAIN
 from tests.conftest import TEST_KEY, write_config
 from tests.fake_relay import FakeRelay, Stream
 
@@ -205,3 +207,132 @@ async def test_piped_console_waits_for_its_jobs_and_saves_the_picture(
     # A terminal has no buttons: one line of what to type instead.
     assert "Type: /u1 /u2 /u3 /u4 /reroll · /v1 /v2 /v3 /v4" in text
     assert "/mj " not in text
+
+
+def test_check_config_reports_what_run_needs_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123456:TELEGRAM-SECRET-TOKEN")
+    extra = "discord:\n  enabled: true\n  token: discord-SECRET-token\n"
+    path = write_config(tmp_path, "https://api.example.com", extra)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the folder should be")
+    text = path.read_text().replace(str(tmp_path / "data"), str(blocker))
+    path.write_text(text)
+    for command in ("check-config", "run", "chat"):
+        assert main([command, "-c", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert "relay.base_url: api.example.com is the example placeholder" in err
+        assert f"storage.path: {blocker} is not a folder" in err
+        assert ("discord.enabled: this version cannot run discord" in err) == (command != "chat")
+        assert "Traceback" not in err and "SECRET" not in out + err and TEST_KEY not in out + err
+
+
+def test_check_config_of_a_runnable_config_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    path = write_config(tmp_path, "https://relay.test", "telegram:\n  enabled: true\n  token: 1:x")
+    assert main(["check-config", "-c", str(path)]) == 0
+    assert "is valid\n" in capsys.readouterr().out
+    assert not (tmp_path / "data").exists()  # check-config creates nothing
+
+
+def test_check_config_refuses_a_database_of_a_newer_relaybot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from core.storage.sqlite import MIGRATIONS
+
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    path = write_config(tmp_path, "https://relay.test")
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "bot.db") as db:
+        db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    assert main(["check-config", "-c", str(path)]) == 2
+    assert "is from a newer relaybot" in capsys.readouterr().err
+
+
+def test_check_config_into_a_closed_pipe_ends_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`relaybot check-config | head -2`: the reader leaves before the end of the output."""
+    import subprocess
+
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    path = write_config(tmp_path, "https://relay.test")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [*RELAYBOT, "check-config", "-c", str(path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+
+
+def test_version_comes_from_the_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"relaybot {metadata.version('relaybot')}\n"
+
+
+def test_a_proxy_url_that_cannot_work_is_a_config_error_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    telegram = "telegram:\n  proxy: http://me:proxy-PASSWORD-1@127.0.0.1:nope\n"
+    path = write_config(tmp_path, "https://relay.test", telegram)
+    assert main(["check-config", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "telegram.proxy: must be a URL with a host and, if any, a numeric port" in err
+    assert "proxy-PASSWORD-1" not in err
+
+
+class CrashingAdapter:
+    """A platform whose start fails in a way nobody planned for, quoting a secret."""
+
+    name = "telegram"
+    traits = PLAIN
+
+    def __init__(self, settings: object, engine: object, outbox: object) -> None:
+        self.token = settings.telegram.token  # type: ignore[attr-defined]
+
+    async def start(self) -> None:
+        raise RuntimeError(f"unplanned failure with {self.token} and {TEST_KEY}")
+
+    async def stop(self) -> None:
+        pass
+
+
+def test_an_unexpected_crash_is_one_redacted_line_exit_1_and_a_redacted_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.app import ADAPTERS
+
+    monkeypatch.setenv("RELAY_API_KEY", TEST_KEY)
+    monkeypatch.setitem(ADAPTERS, "telegram", "tests.test_cli:CrashingAdapter")
+    token = "123456:CRASH-SECRET-TOKEN"
+    telegram = f"telegram:\n  enabled: true\n  token: {token}"
+    path = write_config(tmp_path, "https://relay.test", telegram)
+    try:
+        assert main(["run", "-c", str(path)]) == 1
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("relaybot:")]
+    assert len(lines) == 1 and "RuntimeError: unplanned failure with *** and ***" in lines[0]
+    assert "Traceback" in err  # the admin has the details for the report...
+    assert token not in err and TEST_KEY not in err  # ...and no secret in them

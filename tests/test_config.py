@@ -1,4 +1,4 @@
-"""Tests of core.config: loading, ${VAR} substitution, every problem worded for admins, and
+"""Tests of core.config.settings: loading, ${VAR} substitution, every problem worded for admins, and
 the platforms' sections added from outside core/."""
 
 from __future__ import annotations
@@ -512,8 +512,11 @@ def test_a_platform_section_is_read_typed_and_its_secrets_redacted() -> None:
         "sk-x",
         "pg-token-secret",
         "pg-sign-secret",
+        "me:pg%2Fproxy-pw",
+        "me:pg/proxy-pw",
         "pg%2Fproxy-pw",
         "pg/proxy-pw",
+        "bot:pg-link-pw",
         "pg-link-pw",
     )
     summary = "\n".join(settings.summary())

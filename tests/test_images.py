@@ -12,7 +12,14 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 
 from core.errors import UnsupportedImageError, user_text
-from core.media.images import PreparedImage, prepare_image, thumbnail_for_history, to_png
+from core.media.images import (
+    PreparedImage,
+    prepare_image,
+    thumbnail_for_history,
+    to_png,
+    verified_image_type,
+)
+from core.media.sniff import audio_type, image_magic, video_type
 from core.texts.i18n import t
 
 
@@ -226,3 +233,53 @@ def test_unreadable_data_is_unsupported_image(data: bytes, convert: object) -> N
 def test_nonsense_limits_are_a_programming_error() -> None:
     with pytest.raises(ValueError):
         prepare_image(b"whatever", max_bytes=0)
+
+
+# -- what a downloaded result really is ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
+)
+def test_verified_image_type_reads_real_pictures(fmt: str, mime: str) -> None:
+    data = encode(Image.new("RGB", (40, 30), "green"), fmt)
+    assert image_magic(data) == mime and verified_image_type(data) == mime
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"<!doctype html><html><body>Not found</body></html>",
+        b'{"error": "expired"}',
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,  # the signature only
+        encode(Image.new("RGB", (40, 30)), "PNG")[:-8],  # cut before its end
+        encode(Image.new("RGB", (40, 30)), "BMP"),  # a format we do not send
+    ],
+)
+def test_verified_image_type_refuses_what_is_not_a_sound_picture(data: bytes) -> None:
+    assert verified_image_type(data) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "audio", "video"),
+    [
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb", "audio/mpeg", None),
+        (b"\xff\xfb\x90\x64\x00", "audio/mpeg", None),  # MPEG frame without ID3
+        (b"\xff\xf1\x50\x80\x00", "audio/aac", None),  # ADTS
+        (b"OggS\x00\x02", "audio/ogg", None),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav", None),
+        (b"fLaC\x00\x00", "audio/flac", None),
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00", "audio/mp4", "video/mp4"),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "audio/mp4", "video/quicktime"),
+        (b"\x1a\x45\xdf\xa3\x01\x00", "audio/webm", "video/webm"),
+        (b"<html><body>502</body></html>", None, None),
+        (b"", None, None),
+        (b"\x89PNG\r\n\x1a\n", None, None),
+    ],
+)
+def test_audio_and_video_are_sniffed_by_magic_bytes(
+    data: bytes, audio: str | None, video: str | None
+) -> None:
+    assert (audio_type(data), video_type(data)) == (audio, video)

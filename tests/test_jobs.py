@@ -95,6 +95,12 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[SqliteStore]:
     await store.close()
 
 
+async def poll(jobs: JobRunner) -> None:
+    """One round of the poller, and the deliveries it started."""
+    await jobs.poll_once()
+    await jobs.wait_deliveries()
+
+
 def runner(
     store: SqliteStore, sink: Sink, clock: Clock, family: FakeFamily, **kw: int
 ) -> JobRunner:
@@ -124,17 +130,17 @@ async def test_a_job_is_written_before_it_is_submitted_and_delivered_once(
     assert job.status_message_id == "m1"
 
     family.states["task-1"] = TaskUpdate("running", 37)
-    await jobs.poll_once()
+    await poll(jobs)
     assert family.fetches == 0  # not due yet: polled every poll_interval_s
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert sink.edits == [("m1", "⏳ #1 Fake: 37%")]
 
     family.states["task-1"] = TaskUpdate("done", 100, result="PNGDATA")
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     clock.now += 5
-    await jobs.poll_once()  # the job is done: no second delivery
+    await poll(jobs)  # the job is done: no second delivery
     assert [i.data for i in sink.images()] == [b"PNGDATA"]
     assert sink.edits[-1] == ("m1", "✅ #1 Fake: done")
     assert (await jobs.jobs.get(job.id)).state == js.DELIVERED  # type: ignore[union-attr]
@@ -154,8 +160,8 @@ async def test_a_restart_resumes_polling_and_the_result_arrives_once(
     await second.start()
     try:
         clock.now += 5
-        await second.poll_once()
-        await second.poll_once()
+        await poll(second)
+        await poll(second)
     finally:
         await second.stop()
     assert [i.data for i in sink.images()] == [b"DOG"]
@@ -182,6 +188,7 @@ async def test_stopped_mid_delivery_offers_a_resend_never_a_duplicate(
     assert await again.resend(job.id, "someone-else") is False
     assert await again.resend(job.id, "user-1") is True
     assert await again.resend(job.id, "user-1") is False  # only once
+    await again.wait_deliveries()
     assert [i.data for i in sink.images()] == [b"BIRD"]
 
 
@@ -241,7 +248,7 @@ async def test_failure_deadline_and_backoff(store: SqliteStore, clock: Clock) ->
     family.states["f1"] = TaskUpdate("failed", error="banned prompt")
     family.states["s1"] = TaskUpdate("running", 10)
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert sink.edits[-2:] == [
         ("m1", "❌ #1 Fake failed: banned prompt"),
         ("m2", "⏳ #2 Fake: 10%"),
@@ -250,12 +257,12 @@ async def test_failure_deadline_and_backoff(store: SqliteStore, clock: Clock) ->
     family.fail_fetch = True  # the relay is down: polls back off, nothing is lost
     for _ in range(3):
         clock.now += 60
-        await jobs.poll_once()
+        await poll(jobs)
     job = await jobs.jobs.get(slow.id)
     assert job is not None and job.attempts == 3 and job.next_poll_at > clock.now + 5
     family.fail_fetch = False
     clock.now = slow.deadline + 120
-    await jobs.poll_once()
+    await poll(jobs)
     assert sink.edits[-1] == (
         "m2",
         "⌛ #2 Fake did not finish within 10 min; stopped waiting. Please try again later.",
@@ -270,11 +277,11 @@ async def test_a_failed_delivery_is_tried_again_later(store: SqliteStore, clock:
     family.states["d1"] = TaskUpdate("done", result="X")
     sink.fail = True
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert (await jobs.jobs.get(job.id)).state == js.RUNNING  # type: ignore[union-attr]
     sink.fail = False
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert [i.data for i in sink.images()] == [b"X"]
 
 
@@ -294,9 +301,9 @@ async def test_a_delivery_cut_halfway_is_offered_again_not_repeated(
     family.states["h1"] = TaskUpdate("done", result="Y")
     sink.break_after_first = True
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert [i.data for i in sink.images()] == [b"Y"]  # once, not again on the next poll
     assert (await jobs.jobs.get(job.id)).state == js.IN_DOUBT  # type: ignore[union-attr]
     assert any(isinstance(e, ButtonRows) for e in sink.sent)  # the resend button
@@ -337,7 +344,7 @@ async def test_jobs_of_a_platform_not_running_here_are_left_alone(
     await jobs.jobs.update(other.id, state=js.RUNNING, relay_task_id="t9")
     family.states["t9"] = TaskUpdate("done", result="THEIRS")
     clock.now += 5
-    await jobs.poll_once()
+    await poll(jobs)
     assert family.fetches == 0 and sink.images() == []
     assert (await jobs.jobs.get(other.id)).state == js.RUNNING  # type: ignore[union-attr]
 

@@ -20,6 +20,7 @@ from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
 from tests.fake_relay import FakeRelay
+from tests.pictures import picture
 
 LINK_EN = "The result could not be uploaded here; open it with this link: "
 GONE_EN = "The job finished, but its result could not be fetched from the AI service."
@@ -59,9 +60,10 @@ async def test_a_file_comes_a_too_large_one_is_a_link_no_url_is_gone(
     fake_relay: FakeRelay, relay: RelayClient
 ) -> None:
     media = MediaFetcher(relay, MediaLimits(max_bytes=1000, timeout_s=5))
-    small = fake_relay.add_file(b"x" * 10, "image/png")
+    png = picture(8, 8, fmt="PNG")
+    small = fake_relay.add_file(png, "image/png")
     large = fake_relay.add_file(b"x" * 5000, "image/png")
-    assert await media.fetch_or_link(small, "en") == (b"x" * 10, "image/png")
+    assert await media.fetch_or_link(small, "en", "image") == (png, "image/png")
     assert await media.fetch_or_link(large, "en") == FinalText(LINK_EN + large, markdown=False)
     gone = await media.fetch_or_link("", "en")
     assert isinstance(gone, FinalText) and gone.text.startswith(GONE_EN)

@@ -72,6 +72,7 @@ async def test_a_job_result_reaches_its_adapter_also_after_a_restart(tmp_path: P
 
         outbox.register("tg-second", owner)
         await jobs.poll_once()
+        await jobs.wait_deliveries()  # deliveries run in tasks of their own
         assert [i.data for i in owner.images()] == [b"PNG"] and default.sent == []
         assert (await jobs.jobs.get(job.id)).state == js.DELIVERED  # type: ignore[union-attr]
     finally:

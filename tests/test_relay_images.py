@@ -23,6 +23,7 @@ from core.errors import (
     user_text,
 )
 from core.relay.client import RelayClient
+from core.relay.download import DownloadPolicy
 from core.relay.errors import RelayConnectError
 from core.relay.images import GeneratedImage, ImagesClient, ideogram_aspect
 from core.texts.i18n import t
@@ -343,14 +344,30 @@ async def test_foreign_host_gets_no_authorization(
     relay: RelayClient, fake_relay: FakeRelay
 ) -> None:
     async with Foreign() as cdn:
+        # "cdn.test" stands for a CDN: the admin allows the name, the resolver seam points it
+        # at the loopback server, and the request goes to that checked address by name
+        policy = DownloadPolicy.of(relay.root, ["cdn.test"])
+        port = cdn.url.rsplit(":", 1)[1]
+
+        async def resolve(host: str, _port: int) -> list[str]:
+            assert host == "cdn.test"
+            return ["127.0.0.1"]
+
         data, mime = await relay.download(
-            f"{cdn.url}/img.png?sig=abc", max_bytes=10_000, timeout_s=5
+            f"http://cdn.test:{port}/img.png?sig=abc",
+            max_bytes=10_000,
+            timeout_s=5,
+            policy=policy,
+            resolver=resolve,
         )
         assert data == png() and mime == "image/png"
-        hop = f"{fake_relay.url}/media/redirect?to={cdn.url}/moved.png"
-        await relay.download(hop, max_bytes=10_000, timeout_s=5)  # relay -> CDN redirect
+        hop = f"{fake_relay.url}/media/redirect?to=http://cdn.test:{port}/moved.png"
+        await relay.download(  # relay -> CDN redirect
+            hop, max_bytes=10_000, timeout_s=5, policy=policy, resolver=resolve
+        )
     assert len(cdn.headers) == 2
     assert all("Authorization" not in h for h in cdn.headers)
+    assert [h["Host"] for h in cdn.headers] == [f"cdn.test:{port}"] * 2
     assert fake_relay.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
 
 

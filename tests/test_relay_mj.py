@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from bots.app import App
+from core.config.settings import load_config
 from core.errors import (
+    ConfigError,
     MjBannedPromptError,
     MjQueueFullError,
     MjRejectedError,
@@ -18,9 +22,11 @@ from core.errors import (
     RelayUpstreamError,
     user_text,
 )
+from core.platform.types import ErrorReply
 from core.relay.client import RelayClient
 from core.relay.midjourney import MidjourneyClient, MjButton, MjTask, parse_task, split_prompts
 from core.texts.i18n import t
+from tests.conftest import TEST_KEY, message, write_config
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_mj import MJ_DESCRIPTIONS, mj_error
 
@@ -126,18 +132,56 @@ async def test_slower_tasks_and_failures(mj: MidjourneyClient, fake_relay: FakeR
     assert failed.done
 
 
-@pytest.mark.parametrize("prefix", ["/mj-fast", "mj-relax", "/mj-turbo/"])
-async def test_mode_prefix(relay: RelayClient, fake_relay: FakeRelay, prefix: str) -> None:
-    mj = MidjourneyClient(relay, mode_prefix=prefix)
+@pytest.mark.parametrize(
+    ("mode", "route"),
+    [
+        ("fast", "/mj-fast"),
+        ("relax", "/mj-relax"),
+        ("turbo", "/mj-turbo"),
+        ("/mj-fast", "/mj-fast"),
+        ("mj-relax", "/mj-relax"),
+        ("/mj-turbo/", "/mj-turbo"),
+        ("", ""),
+    ],
+)
+async def test_mode_prefix(
+    relay: RelayClient, fake_relay: FakeRelay, mode: str, route: str
+) -> None:
+    mj = MidjourneyClient(relay, mode_prefix=mode)
     task_id = await mj.imagine("fast one")
     await mj.fetch(task_id)
     await mj.fetch_many([task_id])
-    mode = prefix.strip("/")
     assert [r.path for r in fake_relay.requests] == [
-        f"/{mode}/mj/submit/imagine",
-        f"/{mode}/mj/task/{task_id}/fetch",
-        f"/{mode}/mj/task/list-by-condition",
+        f"{route}/mj/submit/imagine",
+        f"{route}/mj/task/{task_id}/fetch",
+        f"{route}/mj/task/list-by-condition",
     ]
+
+
+def test_unknown_mode_is_refused(relay: RelayClient) -> None:
+    with pytest.raises(ValueError, match="slow"):
+        MidjourneyClient(relay, mode_prefix="slow")
+
+
+@pytest.mark.parametrize("mode", ["fast", "relax", "turbo"])
+async def test_configured_mode_reaches_the_relay_through_the_app(
+    tmp_path: Path, fake_relay: FakeRelay, mode: str
+) -> None:
+    """The start-up path of ``relaybot run``: YAML -> load_config -> App -> engine -> relay."""
+    path = write_config(tmp_path, fake_relay.url, f"jobs:\n  mj_mode: {mode}\n")
+    settings = load_config(path, {"RELAY_API_KEY": TEST_KEY})
+    async with App(settings) as app:
+        events = [e async for e in app.engine.handle(message("/img -m mj a red fox"))]
+        assert events == [] or all(not isinstance(e, ErrorReply) for e in events)
+        submits = [r.path for r in fake_relay.requests if r.method == "POST"]
+        assert submits == [f"/mj-{mode}/mj/submit/imagine"]
+
+
+def test_config_checks_the_mode(tmp_path: Path, fake_relay: FakeRelay) -> None:
+    path = write_config(tmp_path, fake_relay.url, "jobs:\n  mj_mode: quick\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"RELAY_API_KEY": TEST_KEY})
+    assert 'jobs.mj_mode: must be "" or one of fast, relax, turbo' in str(info.value)
 
 
 async def test_fetch_unknown_task_is_a_bad_request(mj: MidjourneyClient) -> None:

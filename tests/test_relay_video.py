@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from bots.app import App
 from core.errors import (
     RelayBadRequestError,
     RelayBadResponseError,
@@ -16,9 +19,11 @@ from core.errors import (
     error_code,
     user_text,
 )
+from core.platform.types import Attachment, ErrorReply
 from core.relay.client import RelayClient
-from core.relay.video import KlingClient, LumaClient, RunwayClient, VideoTask
+from core.relay.video import KlingClient, LumaClient, RunwayClient, VideoTask, runway_ratio
 from core.texts.i18n import t
+from tests.conftest import collect, message
 from tests.fake_relay import FakeRelay, Json, OpenAIError
 from tests.fake_relay_video import MP4
 
@@ -213,6 +218,7 @@ async def test_runway_failure_and_other_states(v: Env) -> None:
         "promptImage": "https://x/a.png",
         "model": "gen3a_turbo",
         "promptText": "a celebrity",
+        "ratio": "1280:768",  # none given: the model's default (Runway requires one)
     }
     seen = await poll(lambda: v.runway.fetch(task_id))
     assert (seen[-1].status, seen[-1].fail_reason) == ("failed", "Input image flagged")
@@ -225,6 +231,7 @@ async def test_runway_just_created_task_not_exist_is_queued(v: Env) -> None:
     v.fake.runway_not_exist_fetches = 2
     task_id = await v.runway.image_to_video(PIC, "", model="gen4_turbo")
     assert "promptText" not in v.fake.video_tasks[task_id].body
+    assert v.fake.video_tasks[task_id].body["ratio"] == "1280:720"
     seen = await poll(lambda: v.runway.fetch(task_id))
     assert [s.raw_state for s in seen[:2]] == ["task_not_exist", "task_not_exist"]
     assert [s.status for s in seen] == ["queued", "queued", "queued", "running", "done"]
@@ -238,6 +245,80 @@ async def test_runway_just_created_task_not_exist_is_queued(v: Env) -> None:
     wrapped = await v.runway.image_to_video(PIC, "", model="gen4_turbo")
     v.fake.enqueue(Json(200, {"code": "task_not_exist", "message": "task_not_exist"}))
     assert (await v.runway.fetch(wrapped)).status == "queued"  # the same in a 200 answer
+
+
+@pytest.mark.parametrize(
+    ("model", "aspect", "size", "expected"),
+    [
+        ("gen3a_turbo", None, None, "1280:768"),
+        ("gen4_turbo", None, None, "1280:720"),
+        ("gen3a_turbo", None, (480, 640), "768:1280"),  # portrait photo
+        ("gen4_turbo", None, (480, 640), "720:1280"),
+        ("gen4_turbo", None, (640, 480), "1280:720"),  # landscape photo
+        ("gen4_turbo", None, (500, 500), "1280:720"),  # square: the landscape default
+        ("gen4_turbo", "9:16", (640, 480), "720:1280"),  # --ar wins over the photo
+        ("gen4_turbo", "1:1", None, "960:960"),
+        ("gen4_turbo", "4:3", None, "1104:832"),
+        ("gen4_turbo", "21:9", None, "1584:672"),
+        ("gen3a_turbo", "9:16", None, "768:1280"),
+        ("gen3a_turbo", "16:9", (480, 640), "1280:768"),
+        ("gen4_turbo", "0:9", (480, 640), "720:1280"),  # a ratio that means nothing: ignored
+    ],
+)
+def test_runway_ratio(
+    model: str, aspect: str | None, size: tuple[int, int] | None, expected: str
+) -> None:
+    assert runway_ratio(model, aspect, size) == expected
+
+
+async def test_fake_runway_refuses_what_the_real_api_refuses(v: Env) -> None:
+    """The fake is only worth testing against if it rejects what Runway rejects."""
+    good = {"promptImage": PIC, "model": "gen4_turbo", "ratio": "1280:720"}
+    for body, headers in [
+        ({k: w for k, w in good.items() if k != "ratio"}, {"X-Runway-Version": "2024-11-06"}),
+        ({**good, "ratio": "1280:768"}, {"X-Runway-Version": "2024-11-06"}),  # gen3a's ratio
+        (good, {}),
+        (good, {"X-Runway-Version": "2023-01-01"}),
+    ]:
+        with pytest.raises(RelayBadRequestError):
+            await v.relay.request_json(
+                "POST", "/runwayml/v1/image_to_video", body, retry=False, headers=headers
+            )
+    assert v.fake.video_tasks == {}
+
+
+def _photo(width: int, height: int, *, rotated: bool = False) -> bytes:
+    """A JPEG; ``rotated`` stores it sideways with EXIF orientation 6 (as phones do)."""
+    image = Image.new("RGB", (height, width) if rotated else (width, height), "blue")
+    exif = Image.Exif()
+    if rotated:
+        exif[0x0112] = 6  # rotate 90° on display: the stored width is the shown height
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "photo", "ratio"),
+    [
+        ("/video -m gen3a_turbo a storm", _photo(640, 480), "1280:768"),
+        ("/video -m gen3a_turbo a storm", _photo(480, 640), "768:1280"),
+        ("/video -m gen4_turbo a storm", _photo(480, 640, rotated=True), "720:1280"),
+        ("/video -m gen4_turbo a storm", _photo(640, 480), "1280:720"),
+        ("/video -m gen4_turbo --ar 9:16 a storm", _photo(640, 480), "720:1280"),
+        ("/video -m gen4_turbo --ar 1:1 a storm", _photo(640, 480), "960:960"),
+    ],
+)
+async def test_video_command_sends_runway_a_ratio_and_the_version(
+    app: App, fake_relay: FakeRelay, text: str, photo: bytes, ratio: str
+) -> None:
+    msg = replace(message(text), attachments=(Attachment("image", photo, "image/jpeg"),))
+    events = await collect(app, msg)
+    assert not any(isinstance(e, ErrorReply) for e in events), events
+    (task,) = fake_relay.video_tasks.values()
+    assert task.body["ratio"] == ratio and task.body["model"] == text.split()[2]
+    assert task.body["promptText"] == "a storm"
+    assert task.runway_version == "2024-11-06"
 
 
 # -- common --------------------------------------------------------------------------------------

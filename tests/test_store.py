@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from core.engine.history import Turn
 from core.errors import StorageError
@@ -154,3 +155,82 @@ async def test_usage_is_stored_with_the_turn_it_produced(tmp_path: Path) -> None
         assert len(await store.recent_images("k", 0)) == 1
     finally:
         await store.close()
+
+
+async def test_a_failed_write_is_rolled_back_whole_and_is_a_storage_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.storage.sqlite import UsageRecord
+
+    path = tmp_path / "bot.db"
+    store = SqliteStore(path)
+    await store.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute(  # the messages insert fails after the usage insert of the same turn
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    try:
+        with pytest.raises(StorageError, match="database write failed"):
+            await store.append_turns(
+                "k", [Turn("user", "q", 1)], 10, UsageRecord("m", Usage(1, 2, 3), "r")
+            )
+        assert await usage_totals(store, "k") == Usage(0, 0, 0)  # rolled back with it
+        other.execute("DROP TRIGGER refuse")
+        await store.append_turns("k", [Turn("user", "q", 1)], 10)  # the store goes on
+        assert len(await store.recent_turns("k", 10)) == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_full_disk_is_storage_unavailable_and_the_store_goes_on(tmp_path: Path) -> None:
+    from core.errors import StorageUnavailableError
+
+    store = SqliteStore(tmp_path / "bot.db")
+    await store.open()
+    try:
+        pages = (await store.query("PRAGMA page_count"))[0][0]
+        await store.query(f"PRAGMA max_page_count={pages}")  # the disk is full now
+        with pytest.raises(StorageUnavailableError, match="full"):
+            await store.append_turns("k", [Turn("user", "x" * 100_000, 1)], 10)
+        await store.query(f"PRAGMA max_page_count={pages + 1000}")  # space again
+        await store.append_turns("k", [Turn("user", "small", 1)], 10)
+        assert [t.content for t in await store.recent_turns("k", 10)] == ["small"]
+    finally:
+        await store.close()
+
+
+async def test_a_locked_database_fails_open_instead_of_starting(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.errors import StorageUnavailableError
+
+    path = tmp_path / "bot.db"
+    first = SqliteStore(path)
+    await first.open()
+    await first.close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    store = SqliteStore(path, busy_timeout_s=0.05)
+    try:
+        with pytest.raises(StorageUnavailableError, match="locked.*storage.path"):
+            await store.open()
+        with pytest.raises(StorageError, match="before open"):
+            _ = store.db  # closed again: no aiosqlite thread left running
+    finally:
+        other.close()
+
+
+async def test_a_damaged_database_is_a_clear_storage_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE filler (x TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,)] * 200)
+    data = bytearray(path.read_bytes())
+    data[2000:6000] = b"\xff" * 4000  # pages after the header are garbage now
+    path.write_bytes(bytes(data))
+    store = SqliteStore(path)
+    with pytest.raises(StorageError, match="damaged or not a database.*storage.path"):
+        await store.open()

@@ -10,15 +10,18 @@ import httpx
 import pytest
 from aiohttp import ClientSession, web
 
+from tests.conftest import make_settings
 from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
 from tests.pictures import decode_data_uri, picture
 from tests.telegram_harness import (
     GROUP,
+    JOBS,
     USER,
     bot_settings,
     free_port,
     running_bot,
+    telegram_config,
     texts,
     wait_listening,
 )
@@ -300,7 +303,10 @@ async def test_every_answer_completes_under_real_flood_limits(
 
     fake.flood = FloodLimits(per_chat_per_s=5, per_group_per_min=100, global_per_s=30)
     limits = "    per_chat_per_s: 5\n    per_group_per_min: 100\n    global_per_s: 30\n"
-    settings = bot_settings(tmp_path, fake_relay, fake, limits=limits)
+    queue = "chat:\n  max_queued_per_conversation: 20\n"  # all 15 wait their turn
+    settings = make_settings(
+        tmp_path, fake_relay.url, queue + JOBS + telegram_config(fake, limits=limits)
+    )
     for n in range(3):  # answers that stream for ~1 s each: edits, not just one message
         chunks = [f"Answer {n}: "] + ["word "] * 20 + ["end."]
         fake_relay.enqueue(Stream(chunks=chunks, pace_s=0.05))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.config.settings import Settings
+from core.jobs import store as js
 from tests.fake_relay import FakeRelay
 from tests.fake_telegram import FakeTelegram
 from tests.pictures import picture
@@ -158,3 +159,62 @@ async def test_tts_in_reply_to_a_message_reads_that_message(
         fake.send_text(USER, "/tts")
         await fake.wait_for(lambda: any("What should I say?" in t for t in texts(fake, USER)))
     assert [s["input"] for s in fake_relay.speeches] == ["echo: tell me something"]
+
+
+REFUSED = "Bad Request: something unexpected"
+
+
+def resend_buttons(fake: FakeTelegram) -> list[tuple[int, dict[str, str]]]:
+    return [(mid, b) for mid, b in buttons(fake) if "Resend #1" in b["text"]]
+
+
+@pytest.mark.parametrize(
+    ("cut_at", "photos", "songs"),
+    [
+        ("sendAudio", 1, 0),  # after the first cover
+        ("sendMessage", 2, 2),  # at the lyrics with the Continue buttons, after both clips
+    ],
+)
+async def test_a_song_cut_short_is_delivered_once_and_offered_again(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram, cut_at: str, photos: int, songs: int
+) -> None:
+    fake_relay.suno_steps_per_state = 1000  # held until the failure is armed
+    async with running_bot(settings_for(tmp_path, fake_relay, fake), fake) as app:
+        fake.send_text(USER, "/song a lullaby")
+        await fake.wait_for(lambda: any("queued" in t for t in texts(fake, USER)))
+        fake.fail_next(cut_at, 400, REFUSED)
+        fake_relay.suno_steps_per_state = 1
+        await fake.wait_for(lambda: bool(resend_buttons(fake)))
+        job = await app.jobs.jobs.get(1)
+        assert job is not None and job.state == js.IN_DOUBT  # never sent again on its own
+        assert len(fake.calls_to("sendPhoto", ok=True)) == photos
+        assert len(fake.calls_to("sendAudio", ok=True)) == songs
+        assert len(fake.calls_to(cut_at, ok=False)) == 1
+        # The user asks for it: the whole result comes again, once.
+        message_id, button = resend_buttons(fake)[0]
+        fake.press_button(USER, message_id, button["callback_data"])
+        await fake.wait_for(lambda: "✅ #1 Suno song: done" in texts(fake, USER))
+        assert len(fake.calls_to("sendPhoto", ok=True)) == photos + 2
+        assert len(fake.calls_to("sendAudio", ok=True)) == songs + 2
+        assert any("Continue #2" in b["text"] for _, b in buttons(fake))
+
+
+async def test_a_video_cut_after_the_video_is_delivered_once_and_offered_again(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    fake_relay.video_steps_per_state = 1000
+    async with running_bot(settings_for(tmp_path, fake_relay, fake), fake) as app:
+        fake.send_text(USER, "/video a paper boat on a river")
+        await fake.wait_for(lambda: any("queued" in t for t in texts(fake, USER)))
+        fake.fail_next("sendMessage", 400, REFUSED)  # the Extend button after the video
+        fake_relay.video_steps_per_state = 1
+        await fake.wait_for(lambda: bool(resend_buttons(fake)))
+        job = await app.jobs.jobs.get(1)
+        assert job is not None and job.state == js.IN_DOUBT
+        assert len(fake.calls_to("sendVideo")) == 1  # the video went out once
+        assert not [b for _, b in buttons(fake) if "Extend" in b["text"]]
+        message_id, button = resend_buttons(fake)[0]
+        fake.press_button(USER, message_id, button["callback_data"])
+        await fake.wait_for(lambda: "✅ #1 Luma video: done" in texts(fake, USER))
+        assert len(fake.calls_to("sendVideo", ok=True)) == 2
+        assert len([b for _, b in buttons(fake) if "Extend" in b["text"]]) == 1

@@ -11,7 +11,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Message, Update
-from telegram.error import TelegramError, TimedOut
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,18 +23,34 @@ from telegram.ext import (
 
 from bots.shared.flood import FloodGate, FloodLimits
 from bots.telegram.inbound import PLATFORM, BotIdentity, thread_of, to_incoming
-from bots.telegram.media import AlbumCollector, DownloadFailed, FileTooBig, download, files_of
-from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer
+from bots.telegram.media import (
+    AlbumCollector,
+    DownloadFailed,
+    FileRef,
+    FileTooBig,
+    download,
+    files_of,
+)
+from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer, TextLost
 from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.stream import plain
 from bots.telegram.traits import telegram_traits
 from core.commands.table import COMMANDS, parse_command
+from core.config.fields import without_userinfo
 from core.config.settings import Settings
 from core.engine.engine import Engine
+from core.engine.locks import Place
+from core.errors import (
+    ConversationBusyError,
+    CredentialsError,
+    InputTooLongError,
+    StartupError,
+    user_text,
+)
 from core.platform.outbox import Destination, NothingSent, Outbox
 from core.platform.types import IncomingMessage, ReplyEvent
-from core.texts.i18n import LANGS, pick_lang, t
+from core.texts.i18n import LANGS, Lang, pick_lang, t
 
 log = logging.getLogger("relaybot.telegram")
 
@@ -64,6 +80,7 @@ class TelegramAdapter:
         )
         self._albums = AlbumCollector(self._config.album_wait_s, self._handle_messages)
         self._sender: TelegramSender | None = None
+        self._refusing: set[str] = set()  # conversations with a refusal being sent
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -82,20 +99,46 @@ class TelegramAdapter:
         )
         if config.proxy:
             builder = builder.proxy(config.proxy).get_updates_proxy(config.proxy)
+        # Bounded work: at most ``max_concurrent_updates`` updates are handled at once; more
+        # wait in PTB for a free slot (FIFO). The handlers block (block=True): with block=False
+        # PTB would start each one as its own task, outside this bound. A handler keeps its
+        # slot while its message waits for its conversation (core.engine.locks), but the engine lets
+        # only chat.max_queued_per_conversation messages wait per conversation and refuses the
+        # rest at once (``_admit``, before any download, without waiting for flood control).
+        # So one conversation holds at most 1 + max_queued + 1 slots (answer, queue, one
+        # refusal being sent) and a flood of it cannot starve the others. An album is handled
+        # in its first part's slot (AlbumCollector); button presses go the same way as texts
+        # (when every slot is busy, a press waits too and its spinner just turns longer).
+        builder = builder.concurrent_updates(config.max_concurrent_updates)
         app = builder.build()
-        app.add_handler(
-            MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message, block=False)
-        )
-        app.add_handler(CallbackQueryHandler(self._on_button, block=False))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message))
+        app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
         return app
 
+    @property
+    def updates_in_progress(self) -> int:
+        """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
+        return self._app.update_processor.current_concurrent_updates if self._app else 0
+
     async def start(self) -> None:
+        """Connect (getMe), register the menu and start polling or the webhook server. A
+        failure undoes what started and raises a StartupError that names what to fix."""
         # PTB 22 warns on every flood error unless told to give retry_after as a timedelta (the
         # behaviour of its next major version); send.py reads both forms. Set when the bot
         # starts, never on import.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         app = self._build()
+        try:
+            await self._start(app)
+        except BaseException as exc:
+            await self._undo(app)
+            error = self._startup_error(exc)
+            if error is exc:
+                raise
+            raise error from None if isinstance(exc, InvalidToken) else exc
+
+    async def _start(self, app: Application) -> None:  # type: ignore[type-arg]
         await app.initialize()  # getMe: a wrong token fails here
         self._app = app
         bot = app.bot
@@ -118,8 +161,50 @@ class TelegramAdapter:
             )
             log.info("telegram started as @%s, webhook %s", bot.username, webhook.url)
         else:
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+            await app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=30, error_callback=self._on_poll_error
+            )
             log.info("telegram started as @%s, long polling", bot.username)
+
+    async def _undo(self, app: Application) -> None:  # type: ignore[type-arg]
+        """After a failed start: stop whatever started, close the HTTP connections."""
+        try:
+            if self._app is not None:
+                await self.stop()
+            else:  # getMe failed: the application never initialized, its bot's clients did
+                await app.bot.shutdown()
+        except Exception as exc:
+            log.debug("cleanup after a failed start: %s", exc)
+        self._app = None
+
+    def _startup_error(self, exc: BaseException) -> BaseException:
+        """``exc`` from start-up as one line for the admin; the token is never in it."""
+        config = self._config
+        api = without_userinfo(config.base_url)
+        via = f" through the proxy {without_userinfo(config.proxy)}" if config.proxy else ""
+        if isinstance(exc, InvalidToken):
+            return CredentialsError(
+                f"Telegram rejected telegram.token (or telegram.base_url {api} is not a Bot API "
+                "server); copy the token again from @BotFather"
+            )
+        if isinstance(exc, NetworkError):  # includes TimedOut: no answer, refused, DNS, proxy
+            return StartupError(
+                f"cannot reach the Telegram Bot API at {api}{via} ({exc.message}); check the "
+                "network, telegram.proxy and telegram.base_url"
+            )
+        if isinstance(exc, TelegramError):
+            return StartupError(
+                f"Telegram refused to start the bot ({exc.message}); check telegram.base_url "
+                "and telegram.webhook"
+            )
+        if isinstance(exc, OSError) and config.webhook.url:
+            webhook = config.webhook
+            return StartupError(
+                f"cannot listen for Telegram webhooks on {webhook.listen}:{webhook.port} "
+                f"({exc.strerror or exc}); free the port or change telegram.webhook.port / "
+                "telegram.webhook.listen"
+            )
+        return exc
 
     async def stop(self) -> None:
         """Stop taking updates, let replies in flight finish (bounded), close the connection."""
@@ -160,6 +245,10 @@ class TelegramAdapter:
 
     # --- updates ---------------------------------------------------------------------------
 
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        """getUpdates failed; PTB tries again with a growing pause (up to 30 s), forever."""
+        log.warning("telegram polling failed, retrying: %s: %s", type(exc).__name__, exc.message)
+
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
 
@@ -168,9 +257,28 @@ class TelegramAdapter:
         if message is None:
             return
         if message.media_group_id is not None:
-            self._albums.add(message)
+            await self._albums.add(message)  # the first part's handler delivers the album
             return
         await self._handle_messages([message])
+
+    async def _admit(self, incoming: IncomingMessage, target: Target, lang: Lang) -> Place | None:
+        """The message's place in its conversation (``Engine.admit``), or None after telling
+        the user why not (too long, or too many messages waiting). Only one refusal per
+        conversation is sent at a time; others meanwhile are dropped, so a flood's refusals
+        do not sit in flood control holding update slots."""
+        try:
+            return self._engine.admit(incoming)
+        except (InputTooLongError, ConversationBusyError) as exc:
+            key = self._engine.key_of(incoming)
+            log.info("refused key=%s code=%s", key, exc.code)
+            if key in self._refusing:
+                return None
+            self._refusing.add(key)
+            try:
+                await self._notify(target, user_text(exc, lang))
+            finally:
+                self._refusing.discard(key)
+            return None
 
     async def _handle_messages(self, messages: list[Message]) -> None:
         """One logical message (a single update, or an album) to the engine and back."""
@@ -190,10 +298,28 @@ class TelegramAdapter:
         if command is not None and command.name in REPLIED_PHOTO_COMMANDS and replied is not None:
             refs += [r for r in files_of(replied) if r.kind == "image"]
         lang = pick_lang(incoming.language, self._settings.language)
+        place = await self._admit(incoming, target, lang)
+        if place is None:
+            return
+        try:
+            await self._download_and_reply(incoming, target, lang, refs, place)
+        finally:
+            place.leave()
+
+    async def _download_and_reply(
+        self,
+        incoming: IncomingMessage,
+        target: Target,
+        lang: Lang,
+        refs: list[FileRef],
+        place: Place,
+    ) -> None:
         if refs:
             limit = int(self._config.max_download_mb * MB)
             try:
-                attachments = await download(self._app.bot, refs, limit)  # type: ignore[union-attr]
+                attachments = await download(
+                    self._app.bot, refs, limit, proxy=self._config.proxy  # type: ignore[union-attr]
+                )
             except FileTooBig as exc:
                 text = t(
                     "error.file_too_big",
@@ -208,7 +334,7 @@ class TelegramAdapter:
                 await self._notify(target, t("error.download_failed", lang))
                 return
             incoming = replace(incoming, attachments=attachments)
-        await self._reply(incoming, target)
+        await self._reply(incoming, target, place)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -239,9 +365,17 @@ class TelegramAdapter:
             thread_id=str(thread) if thread is not None else None,
             action_token=data[len(CALLBACK_PREFIX) :],
         )
-        await self._reply(incoming, Target(chat.id, group, thread))
+        target = Target(chat.id, group, thread)
+        place = await self._admit(incoming, target, lang)
+        if place is not None:
+            try:
+                await self._reply(incoming, target, place)
+            finally:
+                place.leave()
 
-    async def _reply(self, incoming: IncomingMessage, target: Target) -> None:
+    async def _reply(
+        self, incoming: IncomingMessage, target: Target, place: Place | None = None
+    ) -> None:
         assert self._sender is not None
         renderer = ReplyRenderer(
             self._sender,
@@ -251,7 +385,7 @@ class TelegramAdapter:
         )
         # aclosing: whatever happens while rendering, the engine's reply is closed at once,
         # which releases its conversation for the next message.
-        async with aclosing(self._engine.handle(incoming)) as events:
+        async with aclosing(self._engine.handle(incoming, place=place)) as events:
             await renderer.render(events)
 
     # --- messages the core sends on its own (jobs) ------------------------------------------
@@ -274,7 +408,7 @@ class TelegramAdapter:
         )
         try:
             await renderer.render(stream())
-        except TimedOut:
+        except (TimedOut, TextLost):
             raise  # it may have arrived
         except Exception as exc:
             if not renderer.message_ids:

@@ -36,6 +36,11 @@ TYPING_DELAY_S = 0.25  # a reply faster than this (commands) needs no "typing…
 Pending = Callable[[InlineKeyboardMarkup | None], Awaitable[None]]
 
 
+class TextLost(TelegramError):
+    """A text of a job delivery did not go out (refused, or timed out: it may have arrived).
+    The delivery counts as cut short: its user is offered a resend, never sent a copy."""
+
+
 def keyboard(rows: ButtonRows) -> InlineKeyboardMarkup:
     """Inline keyboard whose callback data is the short stored token (fits 64 bytes)."""
     return InlineKeyboardMarkup(
@@ -102,8 +107,10 @@ class ReplyRenderer:
         """Land a stream the engine left without its FinalText (an error cut the answer)."""
         stream, self._stream = self._stream, None
         if stream is not None:
-            await stream.finish()
-            self.message_ids += [str(i) for i in stream.message_ids]
+            try:
+                await stream.finish()
+            finally:  # counted even when cut short: some of it may be in the chat
+                self._record(*stream.message_ids)
             if stream.gone:
                 raise ChatGone("chat unavailable")
 
@@ -133,8 +140,7 @@ class ReplyRenderer:
             text = event.text
             if len(text) > NOTICE_LIMIT:
                 text = text[:NOTICE_LIMIT] + "…"
-            sent = await self._sender.send_text(self._target, plain(text))
-            self.message_ids.append(str(sent.message_id))
+            self._record(await self._sender.send_text(self._target, plain(text)))
         elif isinstance(event, ImageReply):
             self._pending = lambda markup: self._image(event, markup)
         elif isinstance(event, AudioReply):
@@ -147,17 +153,26 @@ class ReplyRenderer:
         if pending is not None:
             await pending(markup)
         elif markup is not None:  # buttons with nothing to attach to: their own message
-            sent = await self._sender.send_text(self._target, plain("⬇️"), markup)
-            self.message_ids.append(str(sent.message_id))
+            self._record(await self._sender.send_text(self._target, plain("⬇️"), markup))
+
+    def _record(self, *sent: Message | int) -> None:
+        """Count a message as sent, the moment it is: a later failure in the same reply must
+        still know that part of it arrived (a job delivery cut short is never sent again)."""
+        self.message_ids += [str(m if isinstance(m, int) else m.message_id) for m in sent]
 
     async def _finish(
         self, stream: StreamingAnswer, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
         await self._stop_typing()
-        await stream.finish(None if stream.started else text, markup)
-        self.message_ids += [str(i) for i in stream.message_ids]
+        streamed = stream.started
+        try:
+            await stream.finish(None if streamed else text, markup)
+        finally:
+            self._record(*stream.message_ids)
         if stream.gone:
             raise ChatGone("chat unavailable")
+        if not self._tolerant and not streamed and text.strip() and not stream.message_ids:
+            raise TextLost("a text of the delivery was not sent")  # (the stream logged why)
 
     async def _keep_typing(self) -> None:
         await asyncio.sleep(TYPING_DELAY_S)
@@ -210,31 +225,32 @@ class ReplyRenderer:
                 ),
                 "sendDocument",
             )
-        self.message_ids.append(str(sent.message_id))
+        self._record(sent)
         if image.caption and not caption:
-            await self._sender.send_text(self._target, plain(image.caption))
+            self._record(await self._sender.send_text(self._target, plain(image.caption)))
 
     async def _audio(self, audio: AudioReply) -> None:
         await self._stop_typing()
         data = InputFile(audio.data, filename=_filename(audio.mime, "audio"))
         args = {"chat_id": self._target.chat_id, "message_thread_id": self._target.thread_id}
         if audio.voice:
-            await self._sender.call(
+            sent = await self._sender.call(
                 self._target, lambda: self._sender.bot.send_voice(voice=data, **args), "sendVoice"
             )
         else:
-            await self._sender.call(
+            sent = await self._sender.call(
                 self._target,
                 lambda: self._sender.bot.send_audio(audio=data, title=audio.title or None, **args),
                 "sendAudio",
             )
+        self._record(sent)
 
     async def _video(self, video: VideoReply) -> None:
         await self._stop_typing()
         if video.data is not None and len(video.data) <= self._max_upload:
             data = InputFile(video.data, filename=_filename(video.mime, "video"))
             try:
-                await self._sender.call(
+                sent = await self._sender.call(
                     self._target,
                     lambda: self._sender.bot.send_video(
                         video=data,
@@ -244,6 +260,7 @@ class ReplyRenderer:
                     ),
                     "sendVideo",
                 )
+                self._record(sent)
                 return
             except TelegramError as exc:
                 if video.url is None:
@@ -254,8 +271,10 @@ class ReplyRenderer:
                     exc.message,
                 )
         if video.url is not None:
-            await self._sender.send_text(
-                self._target, plain(f"{video.caption}\n{video.url}".strip())
+            self._record(
+                await self._sender.send_text(
+                    self._target, plain(f"{video.caption}\n{video.url}".strip())
+                )
             )
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from core.config import fields as ce
 from core.config.fields import (
     Bool,
+    ConcurrentUpdates,
     PositiveInt,
     PositiveNumber,
     ProxyUrl,
@@ -80,6 +81,9 @@ class TelegramSettings(TokenPlatformSection):
     )
     max_upload_mb: PositiveNumber = Field(
         default=50, description="Largest file the bot can upload (Bot API: 50)."
+    )
+    max_concurrent_updates: ConcurrentUpdates = Field(
+        default=64, description="Updates handled at once (1..256); more wait for a free slot."
     )
     webhook: TelegramWebhookSettings = Field(default_factory=TelegramWebhookSettings)
     limits: TelegramLimits = Field(default_factory=TelegramLimits)

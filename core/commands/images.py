@@ -131,11 +131,11 @@ class ImageCommands:
         if image.data is not None:
             return ImageReply(image.data, _sniff(image.data), caption)
         url = image.url or ""
-        fetched = await self._media.fetch_or_link(url, lang)
+        fetched = await self._media.fetch_or_link(url, lang, "image")
         if isinstance(fetched, FinalText):
             return fetched
         data, mime = fetched
-        return ImageReply(data, mime if mime.startswith("image/") else _sniff(data), caption)
+        return ImageReply(data, mime, caption)  # mime: read from the bytes, a real picture
 
     # --- Midjourney jobs -------------------------------------------------------------------
 

@@ -16,11 +16,12 @@ from core.errors import (
 )
 from core.jobs.runner import JobRunner
 from core.jobs.video import KLING_I2V, KLING_T2V, LUMA, RUNWAY, VideoBackend
-from core.media.images import data_uri
+from core.media.images import prepare_image_async
 from core.media.voice import Voice
 from core.platform.outbox import Destination
 from core.platform.types import Attachment, FinalText, IncomingMessage, ReplyEvent
 from core.relay.suno import SunoClient
+from core.relay.video import runway_ratio
 from core.storage.sqlite import SqliteStore
 from core.texts.i18n import Lang, t
 
@@ -166,7 +167,8 @@ class MediaCommands:
             raise BadFlagError(command="video")
         if not prompt and not images:
             raise PromptMissingError(command="video")
-        uri = await data_uri(images[0].data) if images else None
+        picture = await prepare_image_async(images[0].data) if images else None
+        uri = picture.data_uri if picture else None
         name = model.lower()
         if name == "luma" or name.startswith("ray"):
             kind, call = (
@@ -199,12 +201,14 @@ class MediaCommands:
                     ),
                 )
         elif name.startswith(("gen", "runway")):  # Runway: image to video only
-            if uri is None:
+            if uri is None or picture is None:
                 raise NeedsPhotoError(model=model)
+            # Runway requires a ratio: --ar picks the closest, else the photo's orientation
+            ratio = runway_ratio(model, aspect, (picture.width, picture.height))
             kind, call = (
                 RUNWAY,
                 lambda: self._video.runway.image_to_video(
-                    uri, prompt, model=model, duration=duration
+                    uri, prompt, model=model, ratio=ratio, duration=duration
                 ),
             )
         else:

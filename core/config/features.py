@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+import re
+from typing import Annotated
 
-from core.config.fields import Bool, PositiveInt, PositiveNumber, Text
+from pydantic import Field, PlainValidator, field_validator
+
+from core.config.fields import Bool, PositiveInt, PositiveNumber, Text, _fail
 from core.config.sections import Section
+
+_MJ_MODES = ("fast", "relax", "turbo")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_RE = re.compile(rf"(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}")
+
+
+def _mj_mode(value: object) -> str:
+    """'' or fast, relax, turbo; the route form ("mj-fast", "/mj-fast") is accepted too."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        word = value.strip().strip("/").lower().removeprefix("mj-")
+        if word in ("", *_MJ_MODES):
+            return word
+    raise _fail('must be "" or one of fast, relax, turbo')
+
+
+def _media_host(value: object) -> str:
+    """A host name (``files.my-relay.com``), an IP address or a network in CIDR form."""
+    if isinstance(value, str) and value.strip():
+        text = value.strip().lower().rstrip(".")
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            pass
+        if _HOST_RE.fullmatch(text):
+            return text
+    raise _fail("must be a host name, an IP address or a CIDR network like 10.0.0.0/8")
+
+
+MjMode = Annotated[str, PlainValidator(_mj_mode)]
+MediaHost = Annotated[str, PlainValidator(_media_host)]
 
 
 class JobsSettings(Section):
     """Long relay tasks: Midjourney, Suno and video."""
 
     max_running_per_user: PositiveInt = Field(default=3, description="Jobs one user may run.")
+    max_parallel_deliveries: PositiveInt = Field(
+        default=4, description="Finished jobs downloaded and sent at the same time."
+    )
     mj_poll_interval_s: PositiveNumber = Field(
         default=5, description="Seconds between two looks at a Midjourney task."
     )
     mj_deadline_s: PositiveNumber = Field(
         default=600, description="Seconds after which a Midjourney task is given up."
     )
-    mj_mode: Text = Field(
-        default="", description="Midjourney speed prefix of the relay: '', fast, relax, turbo."
+    mj_mode: MjMode = Field(
+        default="", description="Midjourney speed mode of the relay: '', fast, relax, turbo."
     )
     suno_poll_interval_s: PositiveNumber = Field(
         default=5, description="Seconds between two looks at a Suno task."
@@ -39,6 +78,15 @@ class JobsSettings(Section):
     media_timeout_s: PositiveNumber = Field(
         default=60, description="Seconds allowed to download one result."
     )
+    media_allow_hosts: tuple[MediaHost, ...] = Field(
+        default=(),
+        description="Non-public hosts or networks results may still be downloaded from.",
+    )
+
+    @field_validator("media_allow_hosts", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
 
 
 class VisionSettings(Section):

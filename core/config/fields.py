@@ -97,6 +97,18 @@ def _retries(value: object) -> int:
     return number
 
 
+def int_range(low: int, high: int) -> PlainValidator:
+    """A check for an integer from ``low`` to ``high``, both included."""
+
+    def check(value: object) -> int:
+        number = _as_int(value)
+        if number is None or not low <= number <= high:
+            raise _fail(f"must be an integer from {low} to {high}")
+        return number
+
+    return PlainValidator(check)
+
+
 def _positive_number(value: object) -> float:
     number = math.nan
     if isinstance(value, int | float | str) and not isinstance(value, bool):
@@ -158,15 +170,23 @@ def _url(value: object) -> str:
 
 
 def _proxy_url(value: object) -> str:
-    """An optional proxy URL: http, https or socks5; empty means none."""
+    """An optional proxy URL: http, https or socks5, with a host; empty means none."""
     url = _text(value).strip()
-    try:
-        ok = not url or urlsplit(url).scheme in ("http", "https", "socks5", "socks5h")
-    except ValueError:
-        ok = False
-    if ok:
+    if not url:
         return url
-    raise _fail("must be an http://, https:// or socks5:// URL")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a broken [IPv6] address
+        raise _fail("must be an http://, https:// or socks5:// URL") from None
+    if parts.scheme not in ("http", "https", "socks5", "socks5h"):
+        raise _fail("must be an http://, https:// or socks5:// URL")
+    try:
+        usable = bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
+        raise _fail("must be a URL with a host and, if any, a numeric port (socks5://host:1080)")
+    return url
 
 
 def _override_key(value: object) -> str:
@@ -179,6 +199,8 @@ Bool = Annotated[bool, PlainValidator(_bool)]
 PositiveInt = Annotated[int, PlainValidator(_positive_int)]
 OptionalPositiveInt = Annotated[int | None, PlainValidator(_optional_positive_int)]
 Retries = Annotated[int, PlainValidator(_retries)]
+QueueBound = Annotated[int, int_range(0, 100)]
+ConcurrentUpdates = Annotated[int, int_range(1, 256)]
 PositiveNumber = Annotated[float, PlainValidator(_positive_number)]
 Text = Annotated[str, PlainValidator(_text)]
 Name = Annotated[str, PlainValidator(_name)]
@@ -213,12 +235,24 @@ def without_userinfo(url: str) -> str:
 
 
 def url_credentials(url: str) -> list[str]:
-    """The password inside ``url`` (as written and percent-decoded), if it has one."""
+    """The userinfo inside ``url`` (``user:password``) and its password, as written and
+    percent-decoded. A very short value alone would blank out every log line, so it is
+    redacted only as part of its userinfo."""
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return []
-    return list(dict.fromkeys((password, unquote(password)))) if password else []
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    found = [userinfo, unquote(userinfo)]
+    if password:
+        found += [password, unquote(password)]
+    return [s for s in dict.fromkeys(found) if len(s) >= MIN_BARE_SECRET]
+
+
+MIN_BARE_SECRET = 4
 
 
 # ---- translation ----

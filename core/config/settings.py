@@ -37,6 +37,7 @@ from core.config.fields import (
     PositiveInt,
     PositiveNumber,
     Problem,
+    QueueBound,
     RequiredSecret,
     Retries,
     Text,
@@ -118,6 +119,12 @@ class ChatSettings(Section):
         default_factory=dict, description="group_mode of single chats, by '<platform>:<chat_id>'."
     )
     max_history_messages: PositiveInt = Field(default=200, description="Rows kept per chat.")
+    max_input_chars: PositiveInt = Field(
+        default=16000, description="Longest message (text, caption, transcript) taken."
+    )
+    max_queued_per_conversation: QueueBound = Field(
+        default=3, description="Messages that may wait while a conversation is answered (0..100)."
+    )
 
     @field_validator("group_overrides", mode="before")
     @classmethod

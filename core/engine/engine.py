@@ -18,13 +18,17 @@ from core.commands.typed import TypedForms
 from core.config.settings import Settings
 from core.engine.history import Turn, estimate_tokens, trim
 from core.engine.keys import conversation_key
-from core.engine.locks import KeyedLocks
+from core.engine.locks import KeyedLocks, Place
 from core.engine.ports import ChatBackend
 from core.errors import (
     BotError,
+    ConversationBusyError,
     ExpiredButtonError,
+    InputTooLongError,
     MissingImageError,
     NotEnabledError,
+    StorageError,
+    UserInputError,
     error_code,
     user_text,
 )
@@ -57,6 +61,12 @@ class Engine:
 
     ``handle(msg)`` is the one entry point adapters call. Messages of one conversation run one
     at a time, in arrival order; other conversations run concurrently.
+
+    Bounded work: a message longer than ``chat.max_input_chars`` is refused before anything
+    else, and at most ``chat.max_queued_per_conversation`` messages wait behind the one being
+    answered; more are refused at once (the user is told to wait), never sent to the relay.
+    An adapter with slow work to do before ``handle`` (downloading a photo) calls ``admit``
+    first, so that work is only done for a message that has its place.
     """
 
     def __init__(
@@ -105,15 +115,48 @@ class Engine:
     def key_of(self, msg: IncomingMessage) -> str:
         return conversation_key(msg, self._settings.chat)
 
-    async def handle(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
-        """Answer ``msg`` as a stream of reply events for the adapter to render."""
+    def admit(self, msg: IncomingMessage) -> Place:
+        """Take ``msg``'s place in its conversation's line, at once.
+
+        Raises ``InputTooLongError`` (text over ``chat.max_input_chars``) or
+        ``ConversationBusyError`` (the line is full); words them with ``core.errors.user_text``.
+        Pass the place to ``handle(msg, place=...)``, or ``leave()`` it when giving up.
+        """
+        self._check_length(msg.text)
+        key = self.key_of(msg)
+        place = self._locks.join(key, self._settings.chat.max_queued_per_conversation)
+        if place is None:
+            raise ConversationBusyError()
+        return place
+
+    def _check_length(self, text: str) -> None:
+        limit = self._settings.chat.max_input_chars
+        if len(text) > limit:
+            raise InputTooLongError(length=str(len(text)), limit=str(limit))
+
+    async def handle(
+        self, msg: IncomingMessage, *, place: Place | None = None
+    ) -> AsyncIterator[ReplyEvent]:
+        """Answer ``msg`` as a stream of reply events for the adapter to render.
+
+        ``place``: from ``admit(msg)``, when the adapter took it already. ``handle`` leaves it
+        when done; the adapter leaves it too in a ``finally`` (harmless twice), in case this
+        generator is closed before it ever ran.
+        """
         lang = pick_lang(msg.language, self._settings.language)
         key = self.key_of(msg)
         traits = self.traits.of(msg.platform)
+        if place is None:
+            try:
+                place = self.admit(msg)
+            except (InputTooLongError, ConversationBusyError) as exc:
+                self._log_error(exc, key)
+                yield ErrorReply(user_text(exc, lang), error_code(exc))
+                return
         self._in_flight += 1
         self._idle.clear()
         try:
-            async with self._locks.hold(key):
+            async with place.hold():
                 try:
                     text = await self._pressed_action(msg) if msg.action_token else msg.text
                     async for event in self._route(msg, text, key, lang):
@@ -128,6 +171,7 @@ class Engine:
                     log.exception("unexpected error key=%s", key)
                     yield ErrorReply(t("error.internal", lang), "internal")
         finally:
+            place.leave()
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
@@ -140,6 +184,7 @@ class Engine:
         notes = [a for a in msg.attachments if a.kind == "audio"]
         if notes and self._voice is not None and not parse_command(text):
             spoken = await self._voice.transcribe(notes[0])
+            self._check_length(spoken)  # a transcript counts like typed text
             if not spoken:
                 yield Notice(t("voice.empty", lang))
                 return
@@ -147,6 +192,7 @@ class Engine:
                 yield Notice(t("voice.transcript", lang, text=spoken))
             if text.strip() and not parse_command(spoken):  # a caption goes with what was said
                 spoken = f"{text.strip()}\n{spoken}"
+                self._check_length(spoken)
             rest = tuple(a for a in msg.attachments if a.kind != "audio")
             heard = replace(msg, text=spoken, attachments=rest)
             answer = ""
@@ -306,7 +352,13 @@ class Engine:
         detail = getattr(exc, "detail", "") or str(exc)
         if exc.__cause__ is not None:  # e.g. what Pillow said about a picture
             detail += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
-        level = logging.ERROR if error_code(exc) == "relay_auth" else logging.WARNING
+        # The admin must act on a bad key or a broken database; a user's mistake is no news.
+        if error_code(exc) == "relay_auth" or isinstance(exc, StorageError):
+            level = logging.ERROR
+        elif isinstance(exc, UserInputError):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
         log.log(
             level,
             "error key=%s code=%s status=%s request_id=%s detail=%s",

@@ -1,4 +1,10 @@
-"""One asyncio lock per conversation key, freed as soon as nobody holds or waits for it."""
+"""One asyncio lock per conversation key, freed as soon as nobody holds or waits for it.
+
+A message first takes a *place* in its key's line (at once, counted, refused when the line is
+full), then ``hold()``s the lock when its turn comes, then ``leave()``s. Taking the place before
+any slow work (downloading a photo) is what bounds how many messages one conversation can have
+in flight.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +13,82 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
-class KeyedLocks:
-    """Serialises work per key (FIFO, as ``asyncio.Lock`` wakes waiters in order) without
-    blocking other keys, and without the ever-growing dict of idle locks."""
+class _Line:
+    __slots__ = ("lock", "users")
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.lock = asyncio.Lock()
+        self.users = 0  # places taken: the holder and every message waiting or on its way
+
+
+class Place:
+    """A message's place in its conversation's line; ``leave()`` may be called more than once."""
+
+    __slots__ = ("_key", "_left", "_line", "_locks")
+
+    def __init__(self, locks: KeyedLocks, key: str, line: _Line) -> None:
+        self._locks = locks
+        self._key = key
+        self._line = line
+        self._left = False
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Wait for this message's turn (FIFO, as ``asyncio.Lock`` wakes waiters in order)."""
+        async with self._line.lock:
+            yield
+
+    def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        self._line.users -= 1
+        if self._line.users <= 0:
+            self._locks._forget(self._key, self._line)
+
+
+class KeyedLocks:
+    """Serialises work per key without blocking other keys, and without the ever-growing dict
+    of idle locks."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, _Line] = {}
 
     def __len__(self) -> int:
         """How many keys have a holder or a waiter (idle keys are gone)."""
-        return len(self._locks)
+        return len(self._lines)
 
     def busy(self, key: str) -> bool:
-        entry = self._locks.get(key)
-        return entry is not None and entry[0].locked()
+        line = self._lines.get(key)
+        return line is not None and line.lock.locked()
+
+    def waiting(self, key: str) -> int:
+        """Messages of ``key`` in line behind the one being handled (or about to be)."""
+        line = self._lines.get(key)
+        return max(0, line.users - 1) if line is not None else 0
+
+    def join(self, key: str, max_waiting: int | None = None) -> Place | None:
+        """A place in ``key``'s line, taken at once; None when ``max_waiting`` messages
+        already wait behind the first (``None``: no bound)."""
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = _Line()
+        elif max_waiting is not None and line.users > max_waiting:
+            return None
+        line.users += 1
+        return Place(self, key, line)
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
+        """Take a place (unbounded) and hold the lock: ``async with locks.hold(key): ...``."""
+        place = self.join(key)
+        assert place is not None
         try:
-            async with lock:
+            async with place.hold():
                 yield
         finally:
-            lock_now, users_now = self._locks[key]
-            if users_now <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock_now, users_now - 1)
+            place.leave()
+
+    def _forget(self, key: str, line: _Line) -> None:
+        if self._lines.get(key) is line:
+            del self._lines[key]

@@ -121,12 +121,11 @@ class MjBackend(BatchedBackend[MidjourneyClient, MjTask]):
         events: list[ReplyEvent] = []
         url = str(result.get("image_url") or "")
         caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
-        fetched = await self._media.fetch_or_link(url, lang)
+        fetched = await self._media.fetch_or_link(url, lang, "image")
         if isinstance(fetched, FinalText):
             events.append(fetched)
         else:
             data, mime = fetched
-            mime = mime if mime.startswith("image/") else "image/png"
             events.append(ImageReply(data, mime, caption))
         if buttons:
             events.append(ButtonRows.chunked(buttons, BUTTONS_PER_ROW))

@@ -28,6 +28,7 @@ log = logging.getLogger("relaybot.jobs")
 MAX_BACKOFF_S = 60.0
 MAX_DELIVERY_ATTEMPTS = 5
 IDLE_WAIT_S = 3600.0
+RETRY_S = 1.0  # first pause after the poll loop failed (database error); doubles to 60 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,12 @@ class JobBackend(Protocol):
 
 class JobRunner:
     """Owns every job. ``start()`` resumes what a previous process left; ``stop()`` leaves
-    running jobs in the database for the next start."""
+    running jobs in the database for the next start.
+
+    One poller task asks the relay about due jobs; it survives errors (logged, then a pause
+    that grows) and is restarted if it ends anyway. Finished jobs are delivered by tasks of
+    their own, at most ``max_parallel_deliveries`` at a time, so a slow download never holds
+    up the polling or the other jobs."""
 
     def __init__(
         self,
@@ -72,8 +78,10 @@ class JobRunner:
         outbox: Outbox,
         *,
         max_running_per_user: int = 3,
+        max_parallel_deliveries: int = 4,
         clock: Callable[[], float] | None = None,
         traits: TraitsRegistry | None = None,
+        retry_s: float = RETRY_S,
     ) -> None:
         self.jobs = JobStore(store)
         self.results = JobResults(store, self.jobs)
@@ -82,9 +90,14 @@ class JobRunner:
         self._outbox = outbox
         self._max = max_running_per_user
         self._clock = clock or store.clock
+        self._retry_s = retry_s
         self._backends: dict[str, JobBackend] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._restarts = 0  # poller restarts since its last good round
+        self._slots = asyncio.Semaphore(max_parallel_deliveries)
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._submitting = KeyedLocks()
         self._born = self._clock()  # rows older than this process are a previous run's
 
@@ -113,15 +126,34 @@ class JobRunner:
             elif job.state == js.DELIVERING:
                 await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT)
                 await self._offer_resend(job)
-        self._task = asyncio.create_task(self._loop(), name="job-poller")
+        self._stopping = False
+        self._start_poller()
         log.info("job runner started, %d jobs running", len(await self.jobs.active()))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop polling and cancel the deliveries in flight. A delivery that had not sent
+        anything yet is polled again at the next start; one stopped while sending is left
+        DELIVERING, which the next start turns into a resend offer (never a second copy)."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        deliveries = list(self._deliveries)
+        for delivery in deliveries:
+            delivery.cancel()
+        await asyncio.gather(*deliveries, return_exceptions=True)
+
+    @property
+    def poller(self) -> asyncio.Task[None] | None:
+        """The poll loop's task while the runner is started (to watch it in tests)."""
+        return self._task
+
+    async def wait_deliveries(self) -> None:
+        """Wait until no delivery is in flight (those started meanwhile included)."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
 
     async def wait_until_done(self, platform: str, user_id: str, limit_s: float) -> bool:
         """Wait (bounded) until the user has no job running; False if some still run."""
@@ -191,21 +223,46 @@ class JobRunner:
 
     # --- polling ---------------------------------------------------------------------------
 
-    async def _loop(self) -> None:
+    def _start_poller(self, delay: float = 0.0) -> None:
+        task = asyncio.create_task(self._loop(delay), name="job-poller")
+        task.add_done_callback(self._poller_ended)
+        self._task = task
+
+    def _poller_ended(self, task: asyncio.Task[None]) -> None:
+        """The poll loop never ends on its own: if it does anyway (a bug, someone cancelled
+        it), it is started again, after a pause that grows if it keeps ending."""
+        if self._stopping or task is not self._task:
+            return
+        exc = None if task.cancelled() else task.exception()
+        reason = "cancelled" if task.cancelled() else repr(exc) if exc else "returned"
+        delay = min(MAX_BACKOFF_S, self._retry_s * (2**self._restarts - 1))
+        self._restarts += 1
+        log.error("job poller ended (%s); restarting it in %gs", reason, delay, exc_info=exc)
+        self._start_poller(delay)
+
+    async def _loop(self, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        failures = 0
         while True:
+            self._wake.clear()  # a submit from now on wakes the wait below
             try:
                 await self.poll_once()
-            except Exception:
-                log.exception("job poll failed")
-            await self._sleep_until_due()
+                wait = await self._until_due()
+            except Exception:  # the database, most likely: log, pause, go on
+                failures += 1
+                wait = min(MAX_BACKOFF_S, self._retry_s * 2 ** (failures - 1))
+                log.exception("job poll failed (%d in a row); next try in %gs", failures, wait)
+            else:
+                failures = self._restarts = 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _sleep_until_due(self) -> None:
+    async def _until_due(self) -> float:
+        """Seconds until the next job of an adapter running here is due."""
         due = await self.jobs.next_poll_times()
         times = [at for adapter, at in due.items() if self._outbox.available(adapter)]
-        wait = max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
+        return max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
 
     async def poll_once(self) -> None:
         """Fetch every due job (one batch call per family) and move each one on."""
@@ -236,7 +293,7 @@ class JobRunner:
             if await self.jobs.update(
                 job.id, expect=js.RUNNING, state=js.DELIVERING, result=update.result, progress=100
             ):
-                await self._deliver(backend, job.id)
+                self._start_delivery(backend, job.id)
         elif update.state == "failed":
             if await self.jobs.update(
                 job.id, expect=js.RUNNING, state=js.FAILED, error=update.error
@@ -266,41 +323,73 @@ class JobRunner:
 
     # --- delivery --------------------------------------------------------------------------
 
-    async def _deliver(self, backend: JobBackend, job_id: int) -> None:
-        """Send a finished job's result. The job is DELIVERING while this runs: a crash here
-        leaves it IN_DOUBT at the next start, and the user gets a resend button instead of a
-        second copy."""
-        job = await self.jobs.get(job_id)
-        assert job is not None
-        try:
+    def _start_delivery(self, backend: JobBackend, job_id: int) -> None:
+        """Deliver a DELIVERING job in a task of its own (``stop()`` cancels it)."""
+
+        async def run() -> None:
             try:
-                events = [await tokenize(self._store, e) for e in await backend.result_events(job)]
-            except Exception as exc:  # nothing was sent yet
-                raise NothingSent(str(exc)) from exc
-            ids = await self._outbox.send(job.dest, self._shape(job.dest, events))
-        except NothingSent as exc:  # try again later, a few times
-            attempts = job.attempts + 1
-            log.warning("delivery failed id=%d attempt=%d: %s", job.id, attempts, exc)
-            if attempts >= MAX_DELIVERY_ATTEMPTS:
-                await self.jobs.update(job.id, state=js.FAILED, error=f"undeliverable: {exc}")
-            else:
-                await self.jobs.update(
-                    job.id,
-                    state=js.RUNNING,
-                    attempts=attempts,
-                    next_poll_at=self._clock() + backend.poll_interval_s,
-                )
-            return
-        except Exception as exc:  # part of it may have arrived: no automatic second copy
-            log.warning("delivery interrupted id=%d: %s", job.id, exc)
-            if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
-                await self._offer_resend(job)
-            return
+                await self._deliver(backend, job_id)
+            except Exception:  # the database failed: the row says what is left to do
+                log.exception("delivery failed id=%d", job_id)
+
+        task = asyncio.create_task(run(), name=f"job-delivery-{job_id}")
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, backend: JobBackend, job_id: int) -> None:
+        """Send a finished job's result, once one of the delivery slots is free. The job is
+        DELIVERING while this runs: a crash here leaves it IN_DOUBT at the next start, and the
+        user gets a resend button instead of a second copy."""
+        sending = False
+        try:
+            async with self._slots:
+                job = await self.jobs.get(job_id)
+                assert job is not None
+                try:
+                    events = [
+                        await tokenize(self._store, e) for e in await backend.result_events(job)
+                    ]
+                except Exception as exc:  # nothing was sent yet
+                    await self._retry_later(backend, job, exc)
+                    return
+                sending = True
+                try:
+                    ids = await self._outbox.send(job.dest, self._shape(job.dest, events))
+                except NothingSent as exc:
+                    await self._retry_later(backend, job, exc)
+                    return
+                except Exception as exc:  # part of it may have arrived: no automatic second copy
+                    log.warning("delivery interrupted id=%d: %s", job.id, exc)
+                    if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
+                        await self._offer_resend(job)
+                    return
+        except asyncio.CancelledError:
+            if not sending:  # stopped before anything went out: the next start polls it again
+                with contextlib.suppress(Exception):
+                    await self.jobs.update(
+                        job_id, expect=js.DELIVERING, state=js.RUNNING, next_poll_at=self._clock()
+                    )
+            raise  # stopped while sending: left DELIVERING, a resend offer at the next start
         await self.jobs.update(job.id, expect=js.DELIVERING, state=js.DELIVERED)
         await self.results.record(job, ids)  # a reply to the result can act on it (/u2)
         log.info("job delivered id=%d family=%s key=%s", job.id, job.family, job.conv_key)
         what = backend.describe(job, job.dest.lang)
         await self._status(job, t("job.done", job.dest.lang, id=job.id, what=what))
+
+    async def _retry_later(self, backend: JobBackend, job: Job, exc: Exception) -> None:
+        """Nothing of the result was sent: try again at a later poll, a few times."""
+        attempts = job.attempts + 1
+        log.warning("delivery failed id=%d attempt=%d: %s", job.id, attempts, exc)
+        if attempts >= MAX_DELIVERY_ATTEMPTS:
+            await self.jobs.update(job.id, state=js.FAILED, error=f"undeliverable: {exc}")
+            return
+        await self.jobs.update(
+            job.id,
+            state=js.RUNNING,
+            attempts=attempts,
+            next_poll_at=self._clock() + backend.poll_interval_s,
+        )
+        self._wake.set()  # the poller may be waiting for longer than that
 
     async def resend(self, job_id: int, user_id: str) -> bool:
         """Deliver a job left in doubt again, because its user asked."""
@@ -308,7 +397,7 @@ class JobRunner:
         if job is None or job.dest.user_id != user_id or job.state != js.IN_DOUBT:
             return False
         if await self.jobs.update(job.id, expect=js.IN_DOUBT, state=js.DELIVERING):
-            await self._deliver(self._backends[job.family], job.id)
+            self._start_delivery(self._backends[job.family], job.id)
         return True
 
     # --- messages --------------------------------------------------------------------------

@@ -76,13 +76,13 @@ class SunoBackend(BatchedBackend[SunoClient, SunoTask]):
             title = clip.get("title") or f"#{job.id}"
             lyrics = lyrics or clip.get("lyrics") or ""
             if clip.get("image"):
-                cover = await self._media.fetch_or_link(clip["image"], lang)
+                cover = await self._media.fetch_or_link(clip["image"], lang, "image")
                 if isinstance(cover, tuple):  # no cover is no loss: no link for it
                     caption = f"{title} · {clip.get('tags') or ''}".strip(" ·")
-                    events.append(ImageReply(cover[0], "image/jpeg", caption))
-            audio = await self._media.fetch_or_link(clip.get("audio") or "", lang)
+                    events.append(ImageReply(cover[0], cover[1], caption))
+            audio = await self._media.fetch_or_link(clip.get("audio") or "", lang, "audio")
             if isinstance(audio, tuple):
-                events.append(AudioReply(audio[0], "audio/mpeg", title))
+                events.append(AudioReply(audio[0], audio[1], title))
             else:
                 events.append(audio)
         if lyrics:

@@ -86,7 +86,7 @@ class VideoBackend:
         result = json.loads(job.result or "{}")
         url = str(result.get("video") or "")
         caption = f"#{job.id} {job.prompt}"  # cut to the platform's longest when sent
-        fetched = await self._media.fetch(url)  # too large or not to be had: the link
+        fetched = await self._media.fetch(url, "video")  # too large, refused...: the link
         if fetched is None and not self._media.linkable(url):  # no file and no link
             return [self._media.instead(url, job.dest.lang)]
         video = VideoReply(fetched[0] if fetched else None, url, "video/mp4", caption)

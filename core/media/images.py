@@ -155,7 +155,36 @@ def _encode_jpeg(im: Image.Image, max_bytes: int) -> PreparedImage:
         side = max(MIN_SIDE, int(side * factor))
 
 
+async def prepare_image_async(
+    data: bytes, *, max_side: int = 1568, max_bytes: int = 1_500_000
+) -> PreparedImage:
+    """``prepare_image`` in a worker thread (it is CPU-bound)."""
+    return await asyncio.to_thread(prepare_image, data, max_side=max_side, max_bytes=max_bytes)
+
+
 async def data_uri(data: bytes, *, max_side: int = 1568, max_bytes: int = 1_500_000) -> str:
     """``prepare_image`` in a worker thread (it is CPU-bound), as a data URI."""
-    prepared = await asyncio.to_thread(prepare_image, data, max_side=max_side, max_bytes=max_bytes)
+    prepared = await prepare_image_async(data, max_side=max_side, max_bytes=max_bytes)
     return prepared.data_uri
+
+
+_IMAGE_MIMES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
+_IMAGE_MIMES |= {"WEBP": "image/webp", "GIF": "image/gif"}
+
+
+def verified_image_type(data: bytes) -> str | None:
+    """The MIME type of ``data`` when Pillow reads it as a JPEG, PNG, WebP or GIF whose
+    structure checks out (``verify``: PNG checksums, truncation...); None for anything else
+    (an HTML error page, a text, a broken or too large picture). Nothing is decoded."""
+    if not data:
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            width, height = im.size
+            if width < 1 or height < 1 or width * height > MAX_PIXELS:
+                return None
+            kind = im.format or ""
+            im.verify()
+    except _DECODE_ERRORS:
+        return None
+    return _IMAGE_MIMES.get(kind)

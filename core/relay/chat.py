@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from core.errors import RelayBadResponseError, RelayError
+from core.errors import RelayBadResponseError, RelayError, RelayTooLargeError
+from core.relay.body import BodyLimits, read_body, read_error_body
 from core.relay.errors import REQUEST_ID_HEADER
-from core.relay.sse import DONE, SSEParser
+from core.relay.sse import DONE, OverLimit, SSEParser, sse_lines
 from core.relay.think import ThinkFilter, strip_think
 from core.relay.types import ChatDelta, ChatEnd, ChatEvent, ChatMessage, ChatResult, Usage
 from core.relay.wire import chat_body, content_text, error_status, first_choice, parse_usage
@@ -32,6 +33,7 @@ class ChatMixin:
     if TYPE_CHECKING:  # provided by RelayClient (core/relay/client.py)
         _timeout: httpx.Timeout
         _batch_s: float
+        _limits: BodyLimits
 
         async def _http(self) -> httpx.AsyncClient: ...
         def _url(self, route: str) -> str: ...
@@ -88,10 +90,7 @@ class ChatMixin:
                     timeout=self._timeout,
                 ) as resp:
                     if not resp.is_success:
-                        try:
-                            raw = await resp.aread()
-                        except httpx.HTTPError:
-                            raw = b""
+                        raw = await read_error_body(resp, self._limits.error)
                         raise self._classify(resp.status_code, raw, resp.headers)
                     opened = True  # from here on: no retry, whatever happens
                     async for event in self._events(resp):
@@ -113,8 +112,9 @@ class ChatMixin:
         request_id = resp.headers.get(REQUEST_ID_HEADER, "")
         if "application/json" in resp.headers.get("content-type", ""):
             # The upstream ignored stream=true and answered in one JSON document.
+            what = "JSON answer to a stream request"
             try:
-                data = json.loads(await resp.aread())
+                data = json.loads(await read_body(resp, self._limits.body, what, request_id))
             except (ValueError, httpx.HTTPError):
                 what = "unreadable JSON answer to a stream request"
                 raise self._bad_response(what, request_id) from None
@@ -128,13 +128,24 @@ class ChatMixin:
         finish: str | None = None
         done = got_text = parsed = False
         loop = asyncio.get_running_loop()
-        lines = resp.aiter_lines()
+        limits = self._limits
+        lines = sse_lines(resp.aiter_bytes(), max_line=limits.sse_line, max_total=limits.stream)
         try:
             while True:
                 started = loop.time()
                 try:
                     line = await anext(lines)
                 except StopAsyncIteration:
+                    break
+                except OverLimit as exc:
+                    if not got_text:
+                        what = f"SSE {exc.what}"
+                        raise RelayTooLargeError(what, exc.limit, request_id=request_id) from None
+                    # Keep what was said; the answer ends there as cut off (and is closed).
+                    log.warning(
+                        "relay stream %s over %d, cut there; request id %s",
+                        exc.what, exc.limit, request_id or "-",
+                    )
                     break
                 waited = self._batch_s > 0 and loop.time() - started > _WAITED_S
                 payload = parser.feed(line)
@@ -172,6 +183,8 @@ class ChatMixin:
                 raise self._transport_error(exc, request_id) from None
         except (httpx.TransportError, httpx.DecodingError):
             pass  # connection cut mid-body: a truncated answer
+        finally:
+            await lines.aclose()
         rest = think.flush()
         if rest:
             yield ChatDelta(rest)

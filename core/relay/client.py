@@ -16,8 +16,9 @@ from typing import Any, Self
 import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayNetworkError, RelayTimeoutError
+from core.relay.body import BodyLimits, read_body, read_error_body
 from core.relay.chat import ChatMixin
-from core.relay.download import fetch_media, same_origin
+from core.relay.download import DownloadPolicy, Resolver, fetch_media, system_resolver
 from core.relay.errors import RelayConnectError, classify, is_retryable
 from core.relay.wire import error_status, normalize_base_url
 
@@ -36,7 +37,8 @@ _REDACTED = "[redacted]"
 
 
 class RelayClient(ChatMixin):
-    """One relay: a shared ``httpx.AsyncClient``, typed errors, bounded retries with backoff."""
+    """One relay: a shared ``httpx.AsyncClient``, typed errors, bounded retries with backoff,
+    and size caps on every body read (``BodyLimits``)."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class RelayClient(ChatMixin):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         batch_s: float = BATCH_S,
+        limits: BodyLimits | None = None,
     ) -> None:
         self.root = normalize_base_url(base_url)
         self._key = api_key
@@ -65,6 +68,7 @@ class RelayClient(ChatMixin):
         self._sleep = sleep
         self._jitter = jitter
         self._batch_s = batch_s
+        self._limits = limits or BodyLimits()  # size caps of what the relay sends
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -171,15 +175,18 @@ class RelayClient(ChatMixin):
     ) -> tuple[Any, str]:
         """One request with retries; (decoded JSON, request id), or the typed error.
 
-        With ``decode=False`` the first item is the 2xx ``httpx.Response`` itself.
+        With ``decode=False`` the first item is ``(body bytes, response headers)`` of the 2xx
+        answer. Bodies are read under ``BodyLimits``: a 2xx body over ``body`` bytes raises
+        ``RelayTooLargeError`` (never retried), an error body is read up to ``error`` bytes.
         """
         http, url = await self._http(), self._path_url(path)
         sent = {**(headers or {}), **self._headers()}  # extra headers never replace the key
+        what = f"{method} {path}"
         attempt = 0
         while True:
             try:
                 try:
-                    resp = await http.request(
+                    async with http.stream(
                         method,
                         url,
                         json=body,
@@ -187,23 +194,28 @@ class RelayClient(ChatMixin):
                         files=dict(files) if files is not None else None,
                         headers=sent,
                         timeout=self._timeout,
-                    )
+                    ) as resp:
+                        request_id = resp.headers.get(REQUEST_ID_HEADER, "")
+                        if not resp.is_success:
+                            raw = await read_error_body(resp, self._limits.error)
+                            raise self._classify(resp.status_code, raw, resp.headers)
+                        content = await read_body(
+                            resp, self._limits.body, f"answer to {what}", request_id
+                        )
+                        answer_headers = resp.headers
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc) from None
-                request_id = resp.headers.get(REQUEST_ID_HEADER, "")
-                if not resp.is_success:
-                    raise self._classify(resp.status_code, resp.content, resp.headers)
             except RelayError as exc:
-                await self._retry_or_raise(exc, attempt, f"{method} {path}", retry=retry)
+                await self._retry_or_raise(exc, attempt, what, retry=retry)
                 attempt += 1
                 continue
             if not decode:
-                return resp, request_id
+                return (content, answer_headers), request_id
             try:
-                data = json.loads(resp.content)
+                data = json.loads(content)
             except ValueError:
                 raise self._bad_response(
-                    f"unreadable JSON from {path} ({len(resp.content)} bytes)", request_id
+                    f"unreadable JSON from {path} ({len(content)} bytes)", request_id
                 ) from None
             err = data.get("error") if isinstance(data, dict) else None
             if isinstance(err, dict | str) and err:  # an error object inside a 2xx answer
@@ -260,11 +272,10 @@ class RelayClient(ChatMixin):
         Sends ``body`` as JSON, or ``fields``/``files`` as a multipart form. Error statuses, and
         a JSON error object inside a 2xx answer, raise the typed ``RelayError``s as usual.
         """
-        resp, request_id = await self._send(
+        (content, answer_headers), request_id = await self._send(
             method, path, retry=retry, body=body, fields=fields, files=files, decode=False
         )
-        content: bytes = resp.content
-        content_type: str = resp.headers.get("content-type", "")
+        content_type: str = answer_headers.get("content-type", "")
         if "json" in content_type.lower():
             try:
                 data = json.loads(content)
@@ -275,19 +286,32 @@ class RelayClient(ChatMixin):
                 raise self._classify(error_status(err), content, {REQUEST_ID_HEADER: request_id})
         return content, content_type, request_id
 
-    async def download(self, url: str, *, max_bytes: int, timeout_s: float) -> tuple[bytes, str]:
+    async def download(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+        policy: DownloadPolicy | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> tuple[bytes, str]:
         """(bytes, content type) of a result URL; a path like "/mj/image/1" is on the relay.
 
-        The relay's key is sent only to the relay's own origin. Raises ``MediaTooLargeError``
-        as soon as more than ``max_bytes`` arrive, ``MediaDownloadError`` on any other failure.
+        Only public addresses are fetched, the relay's own origin and what ``policy`` allows
+        (default: the relay only); every redirect is checked again (``core.relay.download``).
+        The relay's key is sent only to the relay's own origin. Raises ``MediaRefusedError``
+        for a refused address, ``MediaTooLargeError`` as soon as more than ``max_bytes``
+        arrive, ``MediaDownloadError`` on any other failure.
         """
-        http = await self._http()
         full = self.root + url if url.startswith("/") else url
-        headers = {"Accept": "*/*"}
-        if same_origin(full, self.root):
-            headers["Authorization"] = f"Bearer {self._key}"
         return await fetch_media(
-            http, full, headers, max_bytes=max_bytes, timeout_s=timeout_s, redact=self._redact
+            full,
+            policy=policy or DownloadPolicy.of(self.root),
+            credentials={"Authorization": f"Bearer {self._key}"},
+            max_bytes=max_bytes,
+            timeout_s=timeout_s,
+            redact=self._redact,
+            resolver=resolver,
         )
 
     async def list_models(self) -> list[str]:

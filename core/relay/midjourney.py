@@ -17,12 +17,22 @@ from core.errors import (
 )
 from core.relay.client import RelayClient
 
-__all__ = ["MJ_STATUSES", "MjButton", "MjTask", "MidjourneyClient", "parse_task", "split_prompts"]
+__all__ = [
+    "MJ_MODES",
+    "MJ_STATUSES",
+    "MjButton",
+    "MjTask",
+    "MidjourneyClient",
+    "mode_base",
+    "parse_task",
+    "split_prompts",
+]
 
 MJ_STATUSES = frozenset(
     {"", "NOT_START", "SUBMITTED", "MODAL", "IN_PROGRESS", "FAILURE", "SUCCESS", "CANCEL"}
 )
 ACCEPTED_CODES = frozenset({1, 21, 22})  # submitted, already exists, queued (relay-api §10.2)
+MJ_MODES = ("fast", "relax", "turbo")  # speed modes of the relay's /mj-<mode>/mj prefix
 BLEND_DIMENSIONS = frozenset({"PORTRAIT", "SQUARE", "LANDSCAPE"})
 _NUMBER_RE = re.compile(r"[1-9]\ufe0f?\u20e3")  # keycap digits 1️⃣ … 4️⃣ (with or without FE0F)
 _PROGRESS_RE = re.compile(r"\d+")
@@ -139,16 +149,29 @@ def _submit_error(data: dict[str, Any], code: int, request_id: str) -> MjSubmitE
     return cls(detail, mj_code=code, status=200, request_id=request_id)
 
 
+def mode_base(mode: str) -> str:
+    """The route prefix of a speed mode (relay-api §10.1): "" -> "/mj", "fast" -> "/mj-fast/mj".
+
+    The configured word (``jobs.mj_mode``: fast, relax, turbo) and the route segment itself
+    ("mj-fast", "/mj-fast") both work. Anything else is a ValueError."""
+    word = mode.strip().strip("/").lower().removeprefix("mj-")
+    if not word:
+        return "/mj"
+    if word not in MJ_MODES:
+        raise ValueError(f"unknown Midjourney mode {mode!r} (use one of {', '.join(MJ_MODES)})")
+    return f"/mj-{word}/mj"
+
+
 class MidjourneyClient:
-    """The ``/mj`` routes of one relay; ``mode_prefix`` like "/mj-fast" picks a speed mode.
+    """The ``/mj`` routes of one relay; ``mode_prefix`` "fast", "relax" or "turbo" (also
+    written "mj-fast" or "/mj-fast") sends them under ``/mj-fast/mj/...`` and so on.
 
     Submits are paid and never retried once sent. Poll ``fetch``/``fetch_many`` every ~5 s.
     """
 
     def __init__(self, relay: RelayClient, *, mode_prefix: str = "") -> None:
         self._relay = relay
-        mode = mode_prefix.strip().strip("/")
-        self._base = f"/{mode}/mj" if mode else "/mj"
+        self._base = mode_base(mode_prefix)
 
     async def _submit(self, route: str, body: dict[str, Any]) -> str:
         data, request_id = await self._relay.request_json(

@@ -1,12 +1,17 @@
-"""Incremental parser of the relay's SSE lines: JSON payload dicts out, or the DONE marker."""
+"""The relay's SSE stream: bytes to lines under size caps, and lines to JSON payloads or DONE."""
 
 from __future__ import annotations
 
+import codecs
 import enum
 import json
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final
 
-__all__ = ["DONE", "Done", "SSEParser"]
+__all__ = ["DONE", "Done", "OverLimit", "SSEParser", "sse_lines"]
+
+_EOL = re.compile(r"\r\n|\r|\n")  # SSE line ends; not str.splitlines (JSON may hold U+2028)
 
 _MAX_PENDING = 1 << 20  # a multi-line event larger than this is garbage: drop it
 
@@ -69,3 +74,46 @@ def _load(data: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+class OverLimit(Exception):
+    """A stream passed a cap: ``what`` is "line" or "stream", ``limit`` the cap."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"SSE {what} over {limit}")
+        self.what = what
+        self.limit = limit
+
+
+async def sse_lines(
+    chunks: AsyncIterator[bytes], *, max_line: int, max_total: int
+) -> AsyncGenerator[str, None]:
+    """The lines (without line ends) of a UTF-8 byte stream.
+
+    Raises ``OverLimit("line", max_line)`` as soon as one line passes ``max_line`` characters
+    (a line without an end is not buffered forever), and ``OverLimit("stream", max_total)`` once
+    more than ``max_total`` bytes arrived. ``\r\n``, ``\r`` and ``\n`` end lines.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    rest, total = "", 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > max_total:
+            raise OverLimit("stream", max_total)
+        text = rest + decoder.decode(chunk)
+        held = text.endswith("\r")  # maybe the first half of "\r\n"
+        parts = _EOL.split(text[:-1] if held else text)
+        rest = parts.pop() + ("\r" if held else "")
+        for line in parts:
+            if len(line) > max_line:
+                raise OverLimit("line", max_line)
+            yield line
+        if len(rest) > max_line:
+            raise OverLimit("line", max_line)
+    parts = _EOL.split(rest + decoder.decode(b"", final=True))
+    if not parts[-1]:
+        parts.pop()  # the stream ended with a line end
+    for line in parts:
+        if len(line) > max_line:
+            raise OverLimit("line", max_line)
+        yield line

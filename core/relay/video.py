@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -12,11 +13,26 @@ from urllib.parse import quote
 from core.errors import RelayBadRequestError, RelayBadResponseError, VideoSubmitError
 from core.relay.client import RelayClient
 
-__all__ = ["KlingClient", "KlingKind", "LumaClient", "RunwayClient", "VideoStatus", "VideoTask"]
+__all__ = [
+    "RUNWAY_RATIOS",
+    "KlingClient",
+    "KlingKind",
+    "LumaClient",
+    "RunwayClient",
+    "VideoStatus",
+    "VideoTask",
+    "runway_ratio",
+]
 
 VideoStatus = Literal["queued", "running", "done", "failed"]
 KlingKind = Literal["text2video", "image2video"]
 RUNWAY_VERSION = "2024-11-06"  # X-Runway-Version (relay-api §14.1)
+# The ratios Runway takes per model family (relay-api §14.1): landscape default first, then the
+# portrait one; ``ratio`` is required on every submit.
+RUNWAY_RATIOS: dict[str, tuple[str, ...]] = {
+    "gen3a": ("1280:768", "768:1280"),
+    "gen4": ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672"),
+}
 NOT_EXIST_GRACE_S = 60.0  # a Runway task this young may still answer task_not_exist (§14.1)
 
 # Backend status words, lower-cased: Luma, Kling native, Runway, new-api's task wrapper and its
@@ -259,6 +275,27 @@ class KlingClient(_VideoClient):
         )
 
 
+def _ratio_value(ratio: str) -> float | None:
+    width, _, height = ratio.partition(":")
+    if not (width.strip().isdigit() and height.strip().isdigit()):
+        return None
+    w, h = int(width), int(height)
+    return w / h if w > 0 and h > 0 else None
+
+
+def runway_ratio(model: str, aspect: str | None = None, size: tuple[int, int] | None = None) -> str:
+    """The ``ratio`` of a Runway submit: the model's ratio closest to ``aspect`` ("16:9", from
+    ``--ar``); without one, the portrait default for a portrait picture of ``size`` (width,
+    height) and the landscape default otherwise (1280:768 for gen3a_turbo, 1280:720 for
+    gen4_turbo and other models)."""
+    choices = RUNWAY_RATIOS["gen3a" if "gen3" in model.lower() else "gen4"]
+    wanted = _ratio_value(aspect or "")
+    if wanted is not None:
+        return min(choices, key=lambda c: abs(math.log(wanted) - math.log(_ratio_value(c) or 1.0)))
+    portrait = size is not None and size[1] > size[0]
+    return choices[1] if portrait else choices[0]
+
+
 class RunwayClient(_VideoClient):
     """``/runwayml/v1`` routes (§14.1). A task this client submitted less than
     ``not_exist_grace_s`` ago that answers ``task_not_exist`` is reported as "queued"."""
@@ -286,9 +323,10 @@ class RunwayClient(_VideoClient):
         ratio: str | None = None,
         duration: int | None = None,
     ) -> str:
-        """``image``: URL or data URI. Returns the task id."""
-        body = {"promptImage": image, "model": model}
-        body |= _body(promptText=prompt or None, ratio=ratio, duration=duration)
+        """``image``: URL or data URI. Returns the task id. ``ratio`` is required by Runway:
+        without one, the model's landscape default (``runway_ratio``)."""
+        body = {"promptImage": image, "model": model, "ratio": ratio or runway_ratio(model)}
+        body |= _body(promptText=prompt or None, duration=duration)
         task_id = await self._submit("/runwayml/v1/image_to_video", body)
         now = self._clock()
         self._submitted = {k: v for k, v in self._submitted.items() if now - v < self._grace_s}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from core.engine.history import Turn
-from core.errors import StorageError
+from core.errors import StorageError, StorageUnavailableError
 from core.relay.types import Usage
 
 # Each entry moves the schema one version up; never edit a released entry, append a new one.
@@ -112,10 +114,67 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+BUSY_TIMEOUT_S = 5.0  # how long a statement waits for a database another process has locked
+# SQLite result codes that say "not now" rather than "not this file": locked, full, I/O.
+_UNAVAILABLE_CODES = frozenset({5, 6, 10, 13})  # BUSY, LOCKED, IOERR, FULL
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 USAGE_INSERT = (
     "INSERT INTO usage (conv_key, model, prompt_tokens, completion_tokens, total_tokens,"
     " request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _storage_error(what: str, exc: BaseException) -> StorageError:
+    """``exc`` (sqlite3 or OS) as a StorageError whose message says what to fix."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in _UNAVAILABLE_CODES or isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        hint = (
+            "is another relaybot using the same storage.path? is the disk full?"
+            if code in (5, 6)
+            else "check the disk (full, or failing) that holds storage.path"
+        )
+        return StorageUnavailableError(f"{what}: {exc}; {hint}")
+    if code in (11, 26):  # CORRUPT, NOTADB
+        hint = "the file is damaged or not a database: restore a backup or change storage.path"
+    elif code == 8:  # READONLY
+        hint = "make the file and its folder writable by the user running relaybot (storage.path)"
+    else:
+        hint = "check storage.path and that the folder is writable"
+    return StorageError(f"{what} ({exc}); {hint}")
+
+
+def storage_problem(path: str | Path) -> str | None:
+    """Why relaybot could not use ``path`` as its database, or None; touches nothing
+    (for ``check-config``: a running bot may be using the file)."""
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder, so {path} cannot be created"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot create {path}: no files can be made in {folder} ({exc.strerror or exc})"
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path} is not a file"
+    try:
+        with path.open("r+b") as file:
+            header = file.read(100)
+    except OSError as exc:
+        return f"cannot write {path} ({exc.strerror or exc})"
+    if header and not header.startswith(SQLITE_HEADER):
+        return f"{path} is not a SQLite database"
+    if len(header) >= 64:
+        version = int.from_bytes(header[60:64], "big")  # PRAGMA user_version
+        if version > len(MIGRATIONS):
+            known = len(MIGRATIONS)
+            return f"{path} is from a newer relaybot (schema {version}, this one knows {known})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +202,16 @@ class ConversationSettings:
 class SqliteStore:
     """The one database of the process. ``open()`` before use, ``close()`` at shutdown."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         self._path = Path(path)
         self._clock = clock
+        self._busy_timeout_s = busy_timeout_s
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -156,28 +222,32 @@ class SqliteStore:
         return self._db
 
     async def open(self) -> None:
-        """Create the folder and file if needed, switch to WAL and apply pending migrations."""
+        """Create the folder and file if needed, switch to WAL, apply pending migrations and
+        make sure the database can be written; a StorageError names what to fix."""
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._db = await aiosqlite.connect(self._path)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
             await self._migrate()
+            # A write now, not at the first message: read-only or locked shows at start-up.
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.rollback()
         except (OSError, sqlite3.Error) as exc:
             await self.close()
-            raise StorageError(
-                f"cannot open the database {self._path} ({exc}); check storage.path and "
-                "that the folder is writable"
-            ) from exc
-        except StorageError:
+            raise _storage_error(f"cannot open the database {self._path}", exc) from exc
+        except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                await db.close()  # stops aiosqlite's thread even when closing fails
+            except sqlite3.Error:
+                pass
 
     async def schema_version(self) -> int:
         rows = await self.query("PRAGMA user_version")
@@ -187,7 +257,10 @@ class SqliteStore:
         # One connection serves every conversation: the lock keeps one coroutine's statements
         # from interleaving with another's (sqlite3 misuse errors, half-committed writes).
         async with self._lock:
-            return list(await self.db.execute_fetchall(sql, params))
+            try:
+                return list(await self.db.execute_fetchall(sql, params))
+            except sqlite3.Error as exc:
+                raise _storage_error(f"database read failed ({self._path})", exc) from exc
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -195,13 +268,21 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, for statements that commit together or not at all. A failed
+        statement or commit rolls everything back and raises a StorageError."""
         async with self._lock:
+            db = self.db
             try:
-                yield self.db
-            except BaseException:
-                await self.db.rollback()
+                yield db
+                await db.commit()
+            except BaseException as exc:
+                try:
+                    await db.rollback()
+                except sqlite3.Error:
+                    pass  # the failed statement may have rolled back already
+                if isinstance(exc, sqlite3.Error):
+                    raise _storage_error(f"database write failed ({self._path})", exc) from exc
                 raise
-            await self.db.commit()
 
     async def _migrate(self) -> None:
         version = await self.schema_version()

@@ -14,6 +14,12 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "出了点问题，请稍后再试。",
         "en": "Something went wrong. Please try again later.",
     },
+    "error.storage": {
+        "zh": "机器人的数据库暂时无法写入，这一步没有保存。"
+        "请稍后再试；如果一直这样，请告诉管理员。",
+        "en": "The bot could not write to its database, so this step was not saved. Please try "
+        "again later; if this keeps happening, tell the bot's admin.",
+    },
     "error.relay": {
         "zh": "AI 服务暂时出错，请稍后再试。",
         "en": "The AI service returned an error. Please try again later.",
@@ -78,6 +84,21 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "error.text_too_long": {
         "zh": "文字太长了，无法朗读：最多 {limit} 个字符。",
         "en": "That text is too long to read aloud: at most {limit} characters.",
+    },
+    "error.input_too_long": {
+        "zh": "消息太长了（{length} 个字符），最多 {limit} 个字符。请缩短或分几次发送。",
+        "en": "That message is too long ({length} characters): at most {limit}. "
+        "Please shorten it or send it in parts.",
+    },
+    "error.conversation_busy": {
+        "zh": "还在回答你之前的消息，请等这个回答完成后再发送。",
+        "en": "Still answering your earlier messages. Please wait for that answer "
+        "before sending more.",
+    },
+    "error.relay_too_large": {
+        "zh": "AI 服务返回的内容太大，已停止读取。请稍后再试或换个问法。",
+        "en": "The AI service sent more than the bot can take, so reading stopped. "
+        "Please try again later or ask differently.",
     },
     "error.media_download": {
         "zh": "生成好了，但没能下载结果文件，请稍后再试。",
