@@ -15,12 +15,21 @@ from core.store import SqliteStore
 from core.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
 
 MODELS_SHOWN = 60
+HELP_TOPIC_MAX = 32  # an unknown topic is echoed back at most this long
 IMAGE_COMMANDS = frozenset({"img", "describe", "blend", "mj", "jobs"})
 MEDIA_COMMANDS = frozenset({"song", "lyrics", "video", "tts", "voice"})
 _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
 
 Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
 MODEL_BUTTONS_PER_ROW = 2
+
+
+def help_topic(args: str) -> str:
+    """The command ``/help`` is asked about: ``/help /img@Bot more`` -> "img"; "" when the
+    arguments name nothing (``/help /``, ``/help ／``), which shows the whole list."""
+    words = args.split()
+    name = words[0].lstrip("/／").split("@", 1)[0].lower() if words else ""
+    return name[:HELP_TOPIC_MAX] + ("…" if len(name) > HELP_TOPIC_MAX else "")
 
 
 class CommandHandlers:
@@ -58,8 +67,8 @@ class CommandHandlers:
             return await self._images.run(command, msg, key, lang)
         if command.name in MEDIA_COMMANDS and self._media is not None:
             return await self._media.run(command, msg, key, lang)
-        if command.name == "help" and command.args:
-            return [FinalText(self._help_detail(command.args, lang), markdown=False)]
+        if command.name == "help" and help_topic(command.args):
+            return [FinalText(self._help_detail(help_topic(command.args), lang), markdown=False)]
         handler = self._handlers.get(command.name)
         if handler is None or not command.spec.enabled:
             raise NotEnabledError(command=command.name)
@@ -89,9 +98,8 @@ class CommandHandlers:
         lines.append(t("cmd.help.tail", lang, model=await self.current_model(key)))
         return "\n".join(lines)
 
-    def _help_detail(self, topic: str, lang: Lang) -> str:
+    def _help_detail(self, name: str, lang: Lang) -> str:
         """``/help img``: usage, flags and an example of one command."""
-        name = topic.strip().lstrip("/／").split()[0].lower()
         key = f"helpdetail.{name}"
         if has_text(key):
             models = self._settings.models
