@@ -84,7 +84,7 @@ class ConsoleChat:
         """Chat until EOF (or Ctrl-D); returns the exit status."""
         if not self._interactive:
             return await self._chat()
-        with terminal_restored(self._in), logs_through(self._term):
+        with terminal_restored(self._in), logs_through(self._term, self._out):
             return await self._chat()
 
     async def _chat(self) -> int:

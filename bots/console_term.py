@@ -159,11 +159,12 @@ class _LogStream:
 
 
 @contextlib.contextmanager
-def logs_through(terminal: Terminal) -> Iterator[None]:
-    """While the console runs, root log handlers that write to a terminal (``-v`` puts them on
-    stderr) go through ``terminal``: a record never splits a line of the answer."""
+def logs_through(terminal: Terminal, screen: IO[Any]) -> Iterator[None]:
+    """While the console runs on a terminal (``screen``), root log handlers that write to a
+    terminal too (``-v`` puts them on stderr) go through ``terminal``: a record never splits
+    a line of the answer, and the prompt is drawn again after it."""
     swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
-    for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers if _is_tty(screen) else ():
         if isinstance(handler, logging.StreamHandler) and _is_tty(handler.stream):
             old = handler.setStream(_LogStream(handler.stream, terminal))
             swapped.append((handler, old))

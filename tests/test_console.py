@@ -49,6 +49,11 @@ class FakeTerminal(io.StringIO):
             await asyncio.wait_for(self._changed.wait(), 10)
 
 
+class FileOutput(FakeTerminal):
+    def isatty(self) -> bool:
+        return False
+
+
 class Keyboard:
     """The read side of a pipe as the console's stdin; ``type`` writes lines into it."""
 
@@ -193,6 +198,30 @@ async def test_a_log_record_during_a_streamed_answer_gets_its_own_line(
         f"{PROMPT}\r\x1b[KWARNING at the prompt\n{PROMPT}\r\x1b[Kjob done\n{PROMPT}\n"
     )
     assert handler.stream is screen  # the handler's own stream is back after the session
+
+
+async def test_an_answer_written_to_a_file_is_not_cut_by_logs_on_the_terminal(
+    app: App, fake_relay: FakeRelay, keyboard: Keyboard
+) -> None:
+    logs = FakeTerminal()  # stderr on the terminal, stdout into a file: nothing to share
+    handler = logging.StreamHandler(logs)
+    logging.getLogger().addHandler(handler)
+    try:
+        out = FileOutput()
+        chat = ConsoleChat(app.engine, keyboard.stdin, out, user="ada", interactive=True)
+        release = asyncio.Event()
+        fake_relay.enqueue(Stream(chunks=["Streaming ", "works"], hold=release))
+        task = asyncio.create_task(chat.run())
+        keyboard.type(b"hi\n")
+        await out.until(lambda s: "Streaming " in s)
+        logging.getLogger("relaybot.test").warning("in the middle")
+        release.set()
+        keyboard.eof()
+        assert await asyncio.wait_for(task, 10) == 0
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert out.getvalue() == f"{PROMPT}Streaming works\n{PROMPT}\n"
+    assert logs.getvalue() == "in the middle\n"
 
 
 # --- media -----------------------------------------------------------------------------------
