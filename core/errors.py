@@ -32,6 +32,7 @@
         ├── FeatureUnavailableError    the relay does not implement it (501/404), e.g. image edits
         ├── ExpiredButtonError         a pressed button whose action is no longer known
         ├── MissingImageError          /vision without a picture
+        │   └── DescribeImageMissingError  /describe without a picture
         ├── JobLimitError              the user already runs as many jobs as allowed
         ├── SubmitUncertainError       a paid submit timed out: it may run, it is not repeated
         ├── TextTooLongError           text to speak is over the speech limit (``limit`` chars)
@@ -270,6 +271,10 @@ class MissingImageError(UserInputError):
     code = "missing_image"
 
 
+class DescribeImageMissingError(MissingImageError):
+    """/describe without a photo: its own hint (the parent's names /vision)."""
+
+
 class JobLimitError(UserInputError):
     code = "job_limit"
 
@@ -374,6 +379,7 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     NotEnabledError: "error.not_enabled",
     ExpiredButtonError: "error.expired_button",
     MissingImageError: "error.missing_image",
+    DescribeImageMissingError: "error.describe_missing_image",
     UnsupportedImageError: "error.unsupported_image",
     JobLimitError: "error.job_limit",
     SubmitUncertainError: "job.submit_unknown",

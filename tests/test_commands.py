@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bots.app import App
 from core.commands.table import COMMANDS, parse_command
+from core.platform.types import ErrorReply, FinalText
+from core.texts.i18n import t
+from tests.conftest import collect, message
+from tests.fake_relay import FakeRelay
 
 
 @pytest.mark.parametrize(
@@ -53,3 +58,60 @@ def test_table_names_are_unique_and_lowercase() -> None:
     names = [n for spec in COMMANDS for n in (spec.name, *spec.aliases)]
     assert len(names) == len(set(names))
     assert all(n == n.lower() for n in names)
+
+
+# --- /help and photo commands through the engine (fake relay, real store) ---------------------
+
+
+@pytest.mark.parametrize("text", ["/help /", "/help //", "/help ／", "/help  ／ ", "/help @"])
+async def test_help_with_a_bare_slash_shows_the_whole_list(app: App, text: str) -> None:
+    events = await collect(app, message(text))
+    assert len(events) == 1 and isinstance(events[0], FinalText), events
+    assert events[0].text.startswith("Commands:") and "/img — " in events[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("/help /img", "/img [-m MODEL] PROMPT"),
+        ("/help ／IMG@RelayBot more words", "/img [-m MODEL] PROMPT"),
+        ("/help reset", "/reset — "),
+        ("/help unknowncmd", "Unknown command /unknowncmd."),
+        ("/help mj", "Unknown command /mj."),  # a button command, not for typing
+        ("/help " + "x" * 500, "Unknown command /" + "x" * 32 + "…."),
+    ],
+)
+async def test_help_topic_edge_cases(app: App, text: str, start: str) -> None:
+    events = await collect(app, message(text))
+    assert len(events) == 1 and isinstance(events[0], FinalText), events
+    assert events[0].text.startswith(start)
+
+
+@pytest.mark.parametrize("text", ["/", "/ ", "／"])
+async def test_a_lone_slash_is_chat_not_an_error(
+    app: App, fake_relay: FakeRelay, text: str
+) -> None:
+    events = await collect(app, message(text))
+    assert events[-1] == FinalText(f"echo: {text.strip()}")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_describe_without_a_photo_gets_its_own_hint(
+    app: App, fake_relay: FakeRelay, lang: str
+) -> None:
+    events = await collect(app, message("/describe", language=lang))
+    assert len(events) == 1 and isinstance(events[0], ErrorReply), events
+    assert events[0].code == "missing_image"
+    assert "/describe" in events[0].text and "/vision" not in events[0].text
+    assert events[0].text == t("error.describe_missing_image", lang)  # type: ignore[arg-type]
+    assert fake_relay.requests == []  # nothing paid for
+
+
+async def test_blend_without_an_album_says_what_blend_needs(
+    app: App, fake_relay: FakeRelay
+) -> None:
+    events = await collect(app, message("/blend"))
+    assert len(events) == 1 and isinstance(events[0], ErrorReply), events
+    assert "/blend" in events[0].text and "/vision" not in events[0].text
+    assert "2–5 photos (got 0)" in events[0].text
+    assert fake_relay.requests == []

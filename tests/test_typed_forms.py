@@ -61,7 +61,12 @@ async def wait_for(condition: Callable[[], bool], screen: Screen | None = None) 
 
 @asynccontextmanager
 async def console(
-    tmp_path: Path, fake_relay: FakeRelay, *, interactive: bool = False, jobs: str = ""
+    tmp_path: Path,
+    fake_relay: FakeRelay,
+    *,
+    interactive: bool = False,
+    edits: bool | None = None,
+    jobs: str = "",
 ) -> AsyncIterator[Console]:
     """``relaybot chat`` in-process: the App, the console adapter registered as the CLI does,
     lines typed into a pipe one at a time."""
@@ -76,6 +81,7 @@ async def console(
             screen,
             user="ada",
             interactive=interactive,
+            edits=edits,
             media_dir=tmp_path / "media",
         )
         app.outbox.register(PLATFORM, chat)
@@ -189,7 +195,8 @@ async def test_an_answer_arrives_once_complete_on_a_platform_without_edits(
 ) -> None:
     release = asyncio.Event()
     fake_relay.enqueue(Stream(chunks=["Streaming ", "works"], hold=release))
-    async with console(tmp_path, fake_relay, interactive=True) as c:
+    # A terminal that declares no edits (as a pipe does) stands for such a platform.
+    async with console(tmp_path, fake_relay, interactive=True, edits=False) as c:
         c.type("hi")
         await wait_for(lambda: bool(fake_relay.requests))  # the first piece is on its way
         prompts = c.screen.writes.count("you> ")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bots.console.term import (
+    Terminal,
+    clean_text,
+    decode_with_replacement,
+    eof_typed_ahead,
+    load_readline,
+    logs_through,
+    read_line_soon,
+    terminal_restored,
+)
 from core.engine.engine import Engine
 from core.platform.outbox import Destination
 from core.platform.traits import PlatformTraits
@@ -42,11 +52,13 @@ CONSOLE_TRAITS = PlatformTraits(
 class ConsoleChat:
     """Reads one message per line from ``stdin`` and writes the answers to ``stdout``.
 
-    Each answer is printed once, complete (the console declares no edits); piped, EOF ends
-    the session.
+    Interactive (a terminal): answers stream as they arrive (the console then declares
+    edits), and the line can be edited (readline) when ``stdin`` is the process's own
+    terminal. Piped: no edits, so each answer is printed once, complete, and EOF ends the
+    session. Neither has buttons: a reply offers its typed forms in one line. Input that is
+    not valid UTF-8 is read with U+FFFD in place of the bad bytes; escape sequences and
+    control characters are taken out of what is typed and of what is printed.
     """
-
-    traits = CONSOLE_TRAITS
 
     def __init__(
         self,
@@ -56,16 +68,26 @@ class ConsoleChat:
         *,
         user: str | None = None,
         interactive: bool | None = None,
+        edits: bool | None = None,
         media_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
         self._media_dir = media_dir or Path("data") / "media"
+        self._clock = clock
         self._saved = 0
         self._sent = 0  # ids of the messages the outbox sent, unique in the session
+        decode_with_replacement(stdin)
+        decode_with_replacement(stdout)
         self._in = stdin
         self._out = stdout
         self._user = user or _login_name()
         self._interactive = stdin.isatty() if interactive is None else interactive
+        # A terminal shows an answer as it streams; a pipe gets each answer once, whole.
+        self.traits = replace(CONSOLE_TRAITS, edits=self._interactive if edits is None else edits)
+        self._readline = load_readline(stdin, stdout) if self._interactive else None
+        buffer = self._readline.get_line_buffer if self._readline else None
+        self._term = Terminal(stdout, PROMPT, buffer)
 
     @property
     def user(self) -> str:
@@ -77,17 +99,20 @@ class ConsoleChat:
 
     async def run(self) -> int:
         """Chat until EOF (or Ctrl-D); returns the exit status."""
+        if not self._interactive:
+            return await self._chat()
+        with terminal_restored(self._in), logs_through(self._term, self._out):
+            return await self._chat()
+
+    async def _chat(self) -> int:
         count = 0
-        lines = _read_lines(self._in)
         while True:
-            if self._interactive:
-                self._write(PROMPT)
-            line = await lines.get()
+            line = await self._read_line()
             if not line:
                 if self._interactive:
-                    self._write("\n")
+                    self._term.end_line()
                 return 0
-            text = line.rstrip("\r\n")
+            text = clean_text(line.rstrip("\r\n"))
             if not text.strip():
                 continue
             count += 1
@@ -102,51 +127,84 @@ class ConsoleChat:
             )
             await self._answer(message)
 
+    async def _read_line(self) -> str:
+        """The next line with its newline, "" at EOF."""
+        if not self._interactive:
+            return await read_line_soon(self._in.readline)
+        if self._readline is not None:  # input() edits the line and draws the prompt
+            self._term.prompting(shown_by_us=False)
+            line = await read_line_soon(self._input)
+        else:
+            self._term.prompting(shown_by_us=True)
+            line = await read_line_soon(self._in.readline)
+        self._term.line_entered(line)
+        return line
+
+    def _input(self) -> str:
+        """One edited line from the terminal (readline), "" at EOF."""
+        if eof_typed_ahead(self._in):
+            return ""
+        return input(PROMPT) + "\n"
+
     async def _answer(self, message: IncomingMessage) -> None:
         streamed = False
         async for event in self._engine.handle(message):
             streamed = self._render(event, streamed)
-        if streamed:  # a stream that ended without its FinalText still ends the line
-            self._write("\n")
+        self._term.end_line()  # a stream that ended without its FinalText still ends the line
 
     def _render(self, event: ReplyEvent, streamed: bool) -> bool:
         """Write one event; returns whether a streamed line is still open."""
         if isinstance(event, TextDelta):
             if self._interactive:
-                self._write(event.text)
+                self._term.write(clean_text(event.text))
                 return True
             return False
         if isinstance(event, FinalText):
             if streamed:
-                self._write("\n")
+                self._term.end_line()
             else:
-                self._write(event.text + "\n")
+                self._lines(event.text)
             return False
         if isinstance(event, Notice | ErrorReply):
-            self._write(("\n" if streamed else "") + event.text + "\n")
+            self._lines(event.text)
             return False
         if isinstance(event, ImageReply | AudioReply | VideoReply):
-            self._write(("\n" if streamed else "") + self._save(event) + "\n")
+            self._lines(self._save(event))
             return False
         return streamed
 
+    def _lines(self, text: str) -> None:
+        """Whole lines of their own, whenever they come (answers, job results, progress)."""
+        self._term.show(clean_text(text) + "\n")
+
     def _save(self, event: ImageReply | AudioReply | VideoReply) -> str:
-        """Media go to files under the media folder; the line says where."""
+        """Media go to new files under the media folder (never over an older one, from this
+        session or another); the line says where."""
         if isinstance(event, VideoReply) and event.data is None:
             return f"[video] {event.url}"
-        data = event.data or b""
+        kind = event.mime.split("/")[0]
         ext = event.mime.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
-        self._media_dir.mkdir(parents=True, exist_ok=True)
-        self._saved += 1
-        path = self._media_dir / f"{PLATFORM}-{self._saved}.{ext}"
-        path.write_bytes(data)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self._clock()))
+        try:
+            self._media_dir.mkdir(parents=True, exist_ok=True)
+            while True:
+                self._saved += 1
+                path = self._media_dir / f"{PLATFORM}-{stamp}-{self._saved}.{ext}"
+                try:
+                    with path.open("xb") as file:  # exclusive: an existing file is kept
+                        file.write(event.data or b"")
+                    break
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            return f"[{kind} not saved: {exc.strerror or exc}]"
         caption = getattr(event, "caption", "") or getattr(event, "title", "")
-        return f"[{event.mime.split('/')[0]} saved: {path}] {caption}".rstrip()
+        return f"[{kind} saved: {path}] {caption}".rstrip()
 
     # --- the outbox sink: job progress and results ------------------------------------------
 
     async def send(self, dest: Destination, events: Sequence[ReplyEvent]) -> list[str]:
-        ids = []
+        ids: list[str] = []
         for event in events:
             self._render(event, False)
             self._sent += 1
@@ -157,35 +215,8 @@ class ConsoleChat:
         self, dest: Destination, message_id: str, text: str, *, final: bool
     ) -> bool:
         if final or self._interactive:
-            self._write(text + "\n")
+            self._lines(text)
         return True
-
-    def _write(self, text: str) -> None:
-        self._out.write(text)
-        self._out.flush()
-
-
-def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
-    """Lines of ``stream`` ("" at EOF) read by a daemon thread: a blocked read never keeps
-    the process from exiting on Ctrl-C, as a worker thread of the default executor would."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str] = asyncio.Queue()
-
-    def pump() -> None:
-        while True:
-            try:
-                line = stream.readline()
-            except (OSError, ValueError):  # closed under us
-                line = ""
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-            except RuntimeError:  # the loop is gone: the session ended
-                return
-            if not line:
-                return
-
-    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
-    return queue
 
 
 def _login_name() -> str:

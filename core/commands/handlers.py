@@ -16,12 +16,21 @@ from core.storage.sqlite import SqliteStore
 from core.texts.i18n import Lang, has_text, t
 
 MODELS_SHOWN = 60
+HELP_TOPIC_MAX = 32  # an unknown topic is echoed back at most this long
 IMAGE_COMMANDS = frozenset({"img", "describe", "blend", "mj", "jobs"})
 MEDIA_COMMANDS = frozenset({"song", "lyrics", "video", "tts", "voice"})
 _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认", "清除"})
 
 Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
 MODEL_BUTTONS_PER_ROW = 2
+
+
+def help_topic(args: str) -> str:
+    """The command ``/help`` is asked about: ``/help /img@Bot more`` -> "img"; "" when the
+    arguments name nothing (``/help /``, ``/help ／``), which shows the whole list."""
+    words = args.split()
+    name = words[0].lstrip("/／").split("@", 1)[0].lower() if words else ""
+    return name[:HELP_TOPIC_MAX] + ("…" if len(name) > HELP_TOPIC_MAX else "")
 
 
 class CommandHandlers:
@@ -61,8 +70,9 @@ class CommandHandlers:
             return await self._images.run(command, msg, key, lang)
         if command.name in MEDIA_COMMANDS and self._media is not None:
             return await self._media.run(command, msg, key, lang)
-        if command.name == "help" and command.args:
-            detail = self._help_detail(command.args, lang, self._traits.of(msg.platform))
+        if command.name == "help" and help_topic(command.args):
+            topic = help_topic(command.args)
+            detail = self._help_detail(topic, lang, self._traits.of(msg.platform))
             return [FinalText(detail, markdown=False)]
         handler = self._handlers.get(command.name)
         if handler is None or not command.spec.enabled:
@@ -92,9 +102,8 @@ class CommandHandlers:
         lines.append(t("cmd.help.tail", lang, model=await self.current_model(key)))
         return "\n".join(lines)
 
-    def _help_detail(self, topic: str, lang: Lang, traits: PlatformTraits) -> str:
+    def _help_detail(self, name: str, lang: Lang, traits: PlatformTraits) -> str:
         """``/help img``: usage, flags and an example of one command."""
-        name = topic.strip().lstrip("/／").split()[0].lower()
         key = f"helpdetail.{name}"
         if has_text(key):
             models = self._settings.models

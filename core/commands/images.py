@@ -11,7 +11,7 @@ from core.commands.table import Command
 from core.errors import (
     BadFlagError,
     BlendCountError,
-    MissingImageError,
+    DescribeImageMissingError,
     NoPhotoPromptError,
     NotEnabledError,
     PromptMissingError,
@@ -143,7 +143,7 @@ class ImageCommands:
         self, images: Sequence[Attachment], key: str, dest: Destination
     ) -> list[ReplyEvent]:
         if not images:
-            raise MissingImageError()
+            raise DescribeImageMissingError()
         uri = await data_uri(images[0].data)
         await self._jobs.submit(
             "mj", "describe", key, dest, "describe", lambda: self._mj.describe(uri)

@@ -129,6 +129,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Send a photo with /vision QUESTION as its caption, or reply to a photo "
         "with /vision.",
     },
+    "error.describe_missing_image": {
+        "zh": "请发送一张图片并在说明里写 /describe，或回复一张图片发送 /describe。",
+        "en": "Send a photo with /describe as its caption, or reply to a photo with /describe.",
+    },
     "error.unsupported_image": {
         "zh": "无法把这个文件当作图片读取。请发送 JPEG、PNG、WebP 或 GIF 格式的图片。",
         "en": "I can't read that file as a picture. Please send a JPEG, PNG, WebP or GIF image.",
