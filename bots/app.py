@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from bots.http.server import HttpServer
 from bots.platforms import ADAPTERS
 from core.commands.images import ImageCommands
 from core.commands.media import MediaCommands
@@ -54,6 +55,8 @@ class App:
             backoff_s=settings.relay.retry_backoff_s,
         )
         self.outbox = Outbox()
+        # Started by serve() only when an adapter or operations mount a route on it.
+        self.http = HttpServer(settings.http.listen, settings.http.port)
         self.traits = TraitsRegistry()  # each adapter's traits, registered as it is built
         jobs = settings.jobs
         self.jobs = JobRunner(
@@ -187,9 +190,13 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     jobs: JobRunner | None = None,
+    http: HttpServer | None = None,
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM (or ``stop`` is set), then stop them so they take
-    no new messages. The caller then stops the ``App``, which lets in-flight replies finish."""
+    no new messages. The caller then stops the ``App``, which lets in-flight replies finish.
+
+    ``http`` is the process's HTTP server: an adapter with a ``routes()`` method mounts them
+    on it, and the server runs only when some route was mounted (by adapters or before)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[int] = []
@@ -200,7 +207,16 @@ async def serve(
         except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
             pass
     started: list[Adapter] = []
+    http_started = False
     try:
+        if http is not None:
+            for adapter in adapters:
+                routes = getattr(adapter, "routes", None)
+                if routes is not None:
+                    http.add(*routes())
+            if http.needed:
+                await http.start()
+                http_started = True
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
@@ -219,6 +235,8 @@ async def serve(
                 await adapter.stop()
             except Exception:
                 log.exception("adapter stop failed platform=%s", adapter.name)
+        if http is not None and http_started:
+            await http.stop()
 
 
 def build_adapters(app: App, names: list[str]) -> list[Adapter]:

@@ -211,7 +211,9 @@ async def _chat(settings: Settings, user: str | None) -> int:
 
 async def _run(settings: Settings) -> int:
     async with App(settings) as app:
-        await serve(build_adapters(app, enabled_platforms(settings)), jobs=app.jobs)
+        await serve(
+            build_adapters(app, enabled_platforms(settings)), jobs=app.jobs, http=app.http
+        )
     return EXIT_OK
 
 

@@ -40,6 +40,7 @@ from core.config.fields import (
     QueueBound,
     RequiredSecret,
     Retries,
+    Secret,
     Text,
     Url,
     without_userinfo,
@@ -139,6 +140,29 @@ class LoggingSettings(Section):
     format: LogFormatChoice = Field(default="text", description="'text' or 'json' lines.")
 
 
+class HttpSettings(Section):
+    """relaybot's one HTTP server (the WeChat bridge, health and metrics mount on it). It
+    starts only when something needs it."""
+
+    listen: Text = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: PositiveInt = Field(default=8080, description="Port the HTTP server listens on.")
+    public_url: Text = Field(
+        default="",
+        description="Base URL others reach this server at (media links); default from listen/port.",
+    )
+    metrics_token: Secret = Field(
+        default="", repr=False, description="Bearer token /metrics asks for (secret); empty: none."
+    )
+
+    def base_url(self) -> str:
+        """``public_url`` without its trailing '/', or one built from ``listen`` and ``port``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.listen in ("0.0.0.0", "", "::") else self.listen
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
 class Settings(Section):
     """The whole configuration file: the core's sections. The sections of the platforms are
     added by ``settings_model``; read one with ``section(name, Model)``."""
@@ -149,6 +173,7 @@ class Settings(Section):
     models: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Conversations.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
+    http: HttpSettings = Field(default_factory=HttpSettings, description="HTTP server.")
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
     vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
