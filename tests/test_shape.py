@@ -160,3 +160,15 @@ async def test_job_messages_are_shaped_for_a_platform_without_buttons_or_edits(
         assert texts[-1] == f"Type: /resend {job.id}"
     finally:
         await store.close()
+
+
+def test_a_file_over_the_upload_limit_goes_as_its_link_or_a_note() -> None:
+    small = replace(CONSOLE_TRAITS, max_upload_bytes=1_000_000)
+    clip = VideoReply(b"v" * 2_000_000, "https://cdn.test/clip.mp4", "video/mp4", "a clip")
+    assert shape([clip], small, "en") == [replace(clip, data=None)]
+    picture = ImageReply(b"p" * 3_000_000, "image/png", "big")
+    assert shape([picture], small, "en") == [
+        FinalText("The result is too large to send here (3.0 MB; the limit is 1 MB).", False)
+    ]
+    fits = ImageReply(b"p" * 1000, "image/png")
+    assert shape([fits], small, "zh") == [fits]

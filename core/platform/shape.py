@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from core.platform.traits import PlatformTraits
+from core.platform.traits import MB, PlatformTraits
 from core.platform.types import (
     AudioReply,
     ButtonRows,
@@ -47,11 +47,27 @@ def shape_event(event: ReplyEvent, traits: PlatformTraits, lang: Lang) -> ReplyE
         return event if traits.edits else None
     if isinstance(event, ButtonRows):
         return event if traits.buttons else typed_line(event, lang)
+    too_large = _too_large(event, traits, lang)
+    if too_large is not None:
+        return too_large
     if isinstance(event, ImageReply | VideoReply) and len(event.caption) > traits.max_caption:
         return replace(event, caption=cut(event.caption, traits.max_caption))
     if isinstance(event, AudioReply) and event.voice and traits.voice_format is None:
         return replace(event, voice=False)
     return event
+
+
+def _too_large(event: ReplyEvent, traits: PlatformTraits, lang: Lang) -> ReplyEvent | None:
+    """A file over the platform's upload limit: a clip with a link goes as its link, any
+    other file becomes a short note saying so (never a failed upload)."""
+    if not isinstance(event, ImageReply | AudioReply | VideoReply) or event.data is None:
+        return None
+    if len(event.data) <= traits.max_upload_bytes:
+        return None
+    if isinstance(event, VideoReply) and event.url:
+        return replace(event, data=None)
+    mb, max_mb = len(event.data) / MB, traits.max_upload_bytes / MB
+    return FinalText(t("media.too_large_here", lang, mb=f"{mb:.1f}", max_mb=f"{max_mb:g}"), False)
 
 
 def shape(events: Iterable[ReplyEvent], traits: PlatformTraits, lang: Lang) -> list[ReplyEvent]:

@@ -336,6 +336,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "System prompt reset to the default.",
     },
     "typed.line": {"zh": "输入：{forms}", "en": "Type: {forms}"},
+    "media.too_large_here": {
+        "zh": "结果文件太大（{mb} MB），超过了这里能发送的上限（{max_mb} MB）。",
+        "en": "The result is too large to send here ({mb} MB; the limit is {max_mb} MB).",
+    },
     # "KEY.plain": the wording for a platform without buttons, captions, albums or replies.
     "error.missing_image.plain": {
         "zh": "请先发送一张图片，再发送 /vision 问题。",
