@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from core.config import fields as ce
+from core.config.access import AccessSettings, QuotaSettings
 from core.config.features import JobsSettings, VisionSettings, VoiceSettings
 from core.config.fields import (
     GroupModeChoice,
@@ -76,6 +77,9 @@ class StorageSettings(Section):
     """Where conversations are kept."""
 
     path: Name = Field(default="data/relaybot.db", description="SQLite database file.")
+    retention_days: PositiveInt = Field(
+        default=90, description="Days history, pictures, buttons and finished jobs are kept."
+    )
 
 
 class ModelSettings(Section):
@@ -91,13 +95,24 @@ class ModelSettings(Section):
     chat_choices: tuple[Name, ...] = Field(
         default=(), description="Models /model may pick; the default chat model always may."
     )
+    image_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /img -m may pick (empty: any); the default always may."
+    )
+    song_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /song -m may pick (empty: any); the default always may."
+    )
+    video_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /video -m may pick (empty: any); the default always may."
+    )
 
-    @field_validator("chat_choices", mode="before")
+    @field_validator(
+        "chat_choices", "image_choices", "song_choices", "video_choices", mode="before"
+    )
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
 
-    @field_validator("chat_choices", mode="after")
+    @field_validator("chat_choices", "image_choices", "song_choices", "video_choices", mode="after")
     @classmethod
     def _dedupe(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value))
@@ -105,6 +120,13 @@ class ModelSettings(Section):
     def chat_models(self) -> tuple[str, ...]:
         """Every model a user may pick with /model, the default chat model first."""
         return tuple(dict.fromkeys((self.chat, *self.chat_choices)))
+
+    def choices(self, feature: str) -> tuple[str, ...]:
+        """The models ``-m`` may pick for ``image``, ``song`` or ``video``, the default first;
+        ``()`` when no list is configured (any model may be named, as before issue 12)."""
+        default = getattr(self, feature)
+        listed: tuple[str, ...] = getattr(self, f"{feature}_choices")
+        return tuple(dict.fromkeys((default, *listed))) if listed else ()
 
 
 class ChatSettings(Section):
@@ -177,6 +199,8 @@ class Settings(Section):
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
     vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
+    access: AccessSettings = Field(default_factory=AccessSettings, description="Who may.")
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="How much.")
 
     @model_validator(mode="before")
     @classmethod
@@ -237,7 +261,7 @@ class Settings(Section):
         return lines
 
 
-_MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if n != "chat_choices")
+_MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if not n.endswith("_choices"))
 
 
 def _section_names(model: type[BaseModel]) -> frozenset[str]:
@@ -267,9 +291,7 @@ def settings_model(sections: Sections | None = None) -> type[Settings]:
                 raise TypeError(f"section {name!r} must be a Section model, not {model!r}")
             description = (model.__doc__ or name).strip().splitlines()[0]
             fields[name] = (model, Field(default_factory=model, description=description))
-        _MODELS[items] = create_model(
-            "Settings", __base__=Settings, __module__=__name__, **fields
-        )
+        _MODELS[items] = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
     return _MODELS[items]
 
 
