@@ -291,7 +291,9 @@ def settings_model(sections: Sections | None = None) -> type[Settings]:
                 raise TypeError(f"section {name!r} must be a Section model, not {model!r}")
             description = (model.__doc__ or name).strip().splitlines()[0]
             fields[name] = (model, Field(default_factory=model, description=description))
-        _MODELS[items] = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
+        _MODELS[items] = create_model(
+            "Settings", __base__=Settings, __module__=__name__, **fields
+        )
     return _MODELS[items]
 
 
