@@ -23,9 +23,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
-def settings_with(
-    tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, yaml: str
-) -> Settings:
+def settings_with(tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, yaml: str) -> Settings:
     from tests.conftest import make_settings
     from tests.telegram_harness import JOBS, telegram_config
 
@@ -157,8 +155,9 @@ async def test_a_group_limit_stops_the_group_but_not_the_same_user_in_private(
 async def test_a_model_not_on_the_list_makes_no_request(
     tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
 ) -> None:
-    yaml = "models:\n  image: dall-e-3\n  image_choices: [mj]\n"
-    settings = settings_with(tmp_path, fake_relay, fake, yaml)
+    settings = bot_settings(tmp_path, fake_relay, fake)  # its models: section is the tests'
+    models = settings.models.model_copy(update={"image": "dall-e-3", "image_choices": ("mj",)})
+    settings = settings.model_copy(update={"models": models})
     async with running_bot(settings, fake):
         fake.send_text(USER, "/img -m flux-pro-ultra a cat")
         await fake.wait_for(lambda: len(texts(fake, USER)) == 1)
@@ -200,11 +199,14 @@ async def test_a_relay_401_tells_the_admin_once_even_after_three_failures(
     settings = settings_with(tmp_path, fake_relay, fake, yaml)
     fake_relay.enqueue(*(OpenAIError(401, "无效的令牌") for _ in range(3)))
     async with running_bot(settings, fake):
+        fake.send_text(ADMIN, "/whoami", language_code="en")  # the admin has talked to the bot
+        await fake.wait_for(lambda: len(texts(fake, ADMIN)) == 1)
         for i in range(3):
             fake.send_text(USER, f"try {i}")
             await fake.wait_for(lambda n=i: len(texts(fake, USER)) == n + 1)
-        await fake.wait_for(lambda: len(texts(fake, ADMIN)) == 1)
-    assert len(texts(fake, ADMIN)) == 1 and "relay.api_key" in texts(fake, ADMIN)[0]
+        await fake.wait_for(lambda: len(texts(fake, ADMIN)) == 2)
+    assert len(texts(fake, ADMIN)) == 2 and "relay.api_key" in texts(fake, ADMIN)[1]
+    assert len(chat_requests(fake_relay)) == 3
 
 
 async def test_forget_leaves_no_row_with_the_users_text(
