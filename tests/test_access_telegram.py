@@ -186,7 +186,7 @@ async def test_usage_matches_what_the_relay_saw(
         tokens += words + len(str(request.json["messages"][-1]["content"]).split()) + 1
     pictures = len([r for r in fake_relay.requests if r.path.startswith("/v1/images")])
     assert pictures == 1
-    assert f"pictures: today 1 of 5, this month 1" in report
+    assert "pictures: today 1 of 5, this month 1" in report
     assert "chat tokens: today " in report and " of 100000" in report
     line = next(x for x in report.splitlines() if x.startswith("chat tokens"))
     assert int(line.split("today ")[1].split(" ")[0]) == tokens, (line, tokens)
