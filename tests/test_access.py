@@ -148,3 +148,19 @@ async def test_retention_removes_old_rows_and_keeps_a_daily_summary(
     assert counts["messages"] == 2 and counts["usage"] == 1
     assert summary and summary[0][1] > 0
     assert old_events[0][0] == 0
+
+
+async def test_usage_all_and_stats_for_admins(tmp_path: Path, fake_relay: FakeRelay) -> None:
+    extra = "access:\n  admins: ['test:boss']\n"
+    async with App(make_settings(tmp_path, fake_relay.url, extra)) as app:
+        app.traits.register("test", TEST_TRAITS)
+        await collect(app, message("hello", user="u1"))
+        await collect(app, message("hello", user="u2", chat="g", chat_type="group"))
+        await collect(app, message("/img -m dall-e-3 a cat", user="u2"))
+        report = await collect(app, message("/usage all", user="boss"))
+        stats = await collect(app, message("/stats", user="boss"))
+    text = report[0].text  # type: ignore[union-attr]
+    assert "chat tokens gpt-test" in text and "pictures dall-e-3: 1 (1×)" in text
+    assert "test:u1" in text and "test:u2" in text
+    numbers = stats[0].text  # type: ignore[union-attr]
+    assert "Users: 3" in numbers and "Chats: 1" in numbers and "Messages: 5" in numbers

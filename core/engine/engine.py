@@ -312,8 +312,8 @@ class Engine:
         try:
             await self.access.store.add(Who.of(msg), "error", 1, error_code(exc))
             await self.access.notices.report(exc)
-        except Exception:  # the database itself, most likely: the user still gets an answer
-            log.exception("could not record the error")
+        except Exception as err:  # the database itself, most likely: the user still gets an answer
+            log.warning("could not record the error: %s", err)
 
     async def _typed_action(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
