@@ -164,3 +164,35 @@ async def test_usage_all_and_stats_for_admins(tmp_path: Path, fake_relay: FakeRe
     assert "test:u1" in text and "test:u2" in text
     numbers = stats[0].text  # type: ignore[union-attr]
     assert "Users: 3" in numbers and "Chats: 1" in numbers and "Messages: 5" in numbers
+
+
+async def test_a_voice_note_of_a_blocked_user_is_not_even_transcribed(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    from core.platform.types import Attachment
+
+    note = Attachment("audio", b"OggS\x00\x02" + b"\x00" * 40, "audio/ogg", "voice.ogg", 3.0)
+    extra = "access:\n  blocked_users: ['test:u1']\n"
+    async with App(make_settings(tmp_path, fake_relay.url, extra)) as app:
+        app.traits.register("test", TEST_TRAITS)
+        events = await collect(app, replace(message(""), attachments=(note,)))
+        pressed = await collect(app, replace(message(""), action_token="whatever"))
+    assert len(events) == 1 and "test:u1" in events[0].text  # type: ignore[union-attr]
+    assert len(pressed) == 1 and "test:u1" in pressed[0].text  # type: ignore[union-attr]
+    assert fake_relay.requests == []  # no transcription, no chat
+
+
+async def test_a_voice_note_over_the_token_quota_is_not_transcribed(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    from core.platform.types import Attachment
+
+    note = Attachment("audio", b"OggS\x00\x02" + b"\x00" * 40, "audio/ogg", "voice.ogg", 3.0)
+    extra = "quotas:\n  per_user_daily: {chat_tokens: 5}\n"
+    async with App(make_settings(tmp_path, fake_relay.url, extra)) as app:
+        app.traits.register("test", TEST_TRAITS)
+        await collect(app, message("use up the few tokens there are"))
+        seen = len(fake_relay.requests)
+        events = await collect(app, replace(message(""), attachments=(note,)))
+    assert isinstance(events[0], ErrorReply) and events[0].code == "quota_exceeded"
+    assert len(fake_relay.requests) == seen
