@@ -230,3 +230,21 @@ async def test_forget_leaves_no_row_with_the_users_text(
                 if any(secret in str(v) for v in row):
                     found.append((table, row))
     assert found == []
+
+
+async def test_only_group_admins_change_a_shared_groups_settings(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    settings = settings_with(tmp_path, fake_relay, fake, "")
+    chat = settings.chat.model_copy(update={"group_mode": "shared"})
+    settings = settings.model_copy(update={"chat": chat})
+    fake.chat_owners.add((GROUP, 8))
+    async with running_bot(settings, fake):
+        fake.send_text(GROUP, "/system@RelayTestBot talk like a pirate", user_id=7, **GROUP_KW)
+        await fake.wait_for(lambda: any("chat admins" in x for x in texts(fake, GROUP)))
+        fake.send_text(GROUP, "/system@RelayTestBot talk like a pirate", user_id=8, **GROUP_KW)
+        await fake.wait_for(lambda: len(texts(fake, GROUP)) == 2)
+        fake.send_text(GROUP, "/system@RelayTestBot talk like a robot", user_id=8, **GROUP_KW)
+        await fake.wait_for(lambda: len(texts(fake, GROUP)) == 3)
+    assert "chat admins" not in texts(fake, GROUP)[1]
+    assert len(fake.calls_to("getChatMember")) == 2  # the owner's answer was cached
