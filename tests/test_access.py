@@ -196,3 +196,11 @@ async def test_a_voice_note_over_the_token_quota_is_not_transcribed(
         events = await collect(app, replace(message(""), attachments=(note,)))
     assert isinstance(events[0], ErrorReply) and events[0].code == "quota_exceeded"
     assert len(fake_relay.requests) == seen
+
+
+def test_check_config_shows_access_and_quotas(tmp_path: Path) -> None:
+    extra = "access:\n  admins: ['telegram:1']\nquotas:\n  per_user_daily: {images: 3}\n"
+    lines = make_settings(tmp_path, "http://127.0.0.1:1", extra).summary()
+    assert "admins: telegram:1" in lines and "allowed users: everyone" in lines
+    assert "quotas per user a day: images 3 (Asia/Shanghai)" in lines
+    assert "retention: 90 days" in lines

@@ -232,6 +232,28 @@ class Settings(Section):
         password inside a URL field, of every section (the platforms' too)."""
         return tuple(secret_values(self))
 
+    def access_summary(self) -> list[str]:
+        """``check-config`` lines of the access and quotas sections (issue 12)."""
+        access, quotas = self.access, self.quotas
+
+        def listed(ids: tuple[str, ...], empty: str) -> str:
+            return ", ".join(ids) if ids else empty
+
+        def limits(section: BaseModel) -> str:
+            set_ = [f"{k} {v}" for k, v in section.model_dump().items() if v]
+            return ", ".join(set_) or "unlimited"
+
+        return [
+            f"admins: {listed(access.admins, 'none')}",
+            f"allowed users: {listed(access.allowed_users, 'everyone')}",
+            f"allowed chats: {listed(access.allowed_chats, 'all')}",
+            f"blocked users: {listed(access.blocked_users, 'none')}",
+            f"quotas per user a day: {limits(quotas.per_user_daily)} ({quotas.timezone})",
+            f"quotas per group a day: {limits(quotas.per_chat_daily)}",
+            f"messages per user a minute: {limits(quotas.per_user_per_minute)}",
+            f"retention: {self.storage.retention_days} days",
+        ]
+
     def summary(self) -> list[str]:
         """Human lines for ``relaybot check-config``; never a secret value."""
         models, chat = self.models, self.chat
@@ -249,6 +271,7 @@ class Settings(Section):
             f"history tokens: {chat.history_tokens}",
             f"group mode: {chat.group_mode}{overrides}",
             f"logging: {self.logging.level}, {self.logging.format}",
+            *self.access_summary(),
         ]
         platforms = self.platforms()
         lines += [f"{n}: {'enabled' if p.enabled else 'disabled'}" for n, p in platforms.items()]
