@@ -8,9 +8,18 @@ from pathlib import Path
 import pytest
 
 from core.config.settings import Settings
+from tests.conftest import make_settings
 from tests.fake_relay import FakeRelay, OpenAIError
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import GROUP, USER, bot_settings, running_bot, texts
+from tests.telegram_harness import (
+    GROUP,
+    JOBS,
+    USER,
+    bot_settings,
+    running_bot,
+    telegram_config,
+    texts,
+)
 from tests.test_telegram_bounds import bot_and_adapter, fetched
 
 ADMIN = 4242
@@ -24,9 +33,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 def settings_with(tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, yaml: str) -> Settings:
-    from tests.conftest import make_settings
-    from tests.telegram_harness import JOBS, telegram_config
-
     return make_settings(tmp_path, relay.url, yaml + JOBS + telegram_config(fake))
 
 
