@@ -127,6 +127,7 @@ class App:
             voice=voice,
             jobs=self.jobs,
             traits=self.traits,
+            outbox=self.outbox,  # admins' notices (issue 12)
         )
         self._started = False
 
@@ -138,6 +139,7 @@ class App:
             retention = self.settings.vision.retention_h * 3600
             await self.store.forget_images(before=time.time() - retention)  # kept too long
             await self.relay.start()
+            self.engine.access.retention.start()  # prunes now and daily (issue 12)
         except BaseException:
             await self.relay.aclose()
             await self.store.close()
@@ -155,6 +157,7 @@ class App:
             return
         self._started = False
         await self.jobs.stop()
+        await self.engine.access.retention.stop()
         if not await self.engine.wait_idle(drain_timeout):
             log.warning("stopping with %d replies still in flight", self.engine.in_flight)
         await self.relay.aclose()

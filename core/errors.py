@@ -350,6 +350,29 @@ class NothingToResendError(UserInputError):
     code = "nothing_to_resend"
 
 
+# issue 12: access and spending
+class QuotaExceededError(UserInputError):
+    """A quota would be exceeded; ``fields``: ``limit``, ``used``, ``max``, ``resets``."""
+
+    code = "quota_exceeded"
+
+
+class UserRateLimitedError(UserInputError):
+    code = "user_rate_limited"
+
+
+class ModelNotAllowedError(UserInputError):
+    code = "model_not_allowed"
+
+
+class NotChatAdminError(UserInputError):
+    code = "not_chat_admin"
+
+
+class AdminOnlyError(UserInputError):
+    code = "admin_only"
+
+
 # The one table: error class -> i18n key. Looked up along the MRO.
 _TEXT_KEYS: dict[type[BaseException], str] = {
     BotError: "error.internal",
@@ -397,6 +420,11 @@ _TEXT_KEYS: dict[type[BaseException], str] = {
     NoTargetError: "error.no_target",
     NoSuchButtonError: "error.no_such_button",
     NothingToResendError: "error.nothing_to_resend",
+    QuotaExceededError: "error.quota_exceeded",
+    UserRateLimitedError: "error.rate_limited_user",
+    ModelNotAllowedError: "error.model_not_allowed",
+    NotChatAdminError: "error.not_chat_admin",
+    AdminOnlyError: "error.admin_only",
 }
 
 

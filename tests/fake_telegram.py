@@ -78,6 +78,7 @@ class FakeTelegram(TelegramState):
         super().__init__(token, bot_username)
         self.calls: list[Call] = []
         self.blocked_chats: set[int] = set()
+        self.chat_owners: set[tuple[int, int]] = set()  # (chat, user): getChatMember "creator"
         self.flood = FloodLimits()
         self.upload_limit = UPLOAD_LIMIT
         self.photo_upload_limit = PHOTO_UPLOAD_LIMIT
@@ -117,6 +118,7 @@ class FakeTelegram(TelegramState):
                 "sendMediaGroup": self._send_media_group,
                 "answerCallbackQuery": self._answer_callback_query,
                 "getFile": self._get_file,
+                "getChatMember": self._get_chat_member,
             }.items()
         }
 
@@ -622,6 +624,14 @@ class FakeTelegram(TelegramState):
         return True
 
     # -- methods: files and media -------------------------------------------------------------
+
+    async def _get_chat_member(self, call: Call) -> Any:
+        chat, user = int(call.params["chat_id"]), int(call.params["user_id"])
+        owner = (chat, user) in self.chat_owners
+        member = {"id": user, "is_bot": False, "first_name": "Member"}
+        if owner:
+            return {"status": "creator", "user": member, "is_anonymous": False}
+        return {"status": "member", "user": member}
 
     async def _get_file(self, call: Call) -> Any:
         stored = self.files.get(str(call.params.get("file_id") or ""))

@@ -59,6 +59,9 @@ STOP_WAIT_S = 30.0
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 # Commands that also take the photo of the message they reply to.
 REPLIED_PHOTO_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
+CHAT_ADMIN_COMMANDS = frozenset({"model", "system"})  # may change a shared group's settings
+CHAT_ADMIN_CACHE_S = 300.0
+CHAT_ADMIN_CACHE_MAX = 10_000
 
 
 class TelegramAdapter:
@@ -81,6 +84,7 @@ class TelegramAdapter:
         self._albums = AlbumCollector(self._config.album_wait_s, self._handle_messages)
         self._sender: TelegramSender | None = None
         self._refusing: set[str] = set()  # conversations with a refusal being sent
+        self._admins: dict[tuple[int, int], tuple[bool, float]] = {}  # getChatMember cache
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -302,9 +306,31 @@ class TelegramAdapter:
         if place is None:
             return
         try:
+            if incoming.chat_type == "group" and command is not None and command.args:
+                if command.name in CHAT_ADMIN_COMMANDS:  # a shared group's /model, /system
+                    admin = await self._chat_admin(first.chat.id, int(incoming.user_id))
+                    incoming = replace(incoming, chat_admin=admin)
             await self._download_and_reply(incoming, target, lang, refs, place)
         finally:
             place.leave()
+
+    async def _chat_admin(self, chat_id: int, user_id: int) -> bool | None:
+        """Is the user an admin of the group (getChatMember, cached a few minutes)? None
+        when Telegram could not say."""
+        loop = asyncio.get_running_loop()
+        cached = self._admins.get((chat_id, user_id))
+        if cached is not None and cached[1] > loop.time():
+            return cached[0]
+        try:
+            member = await self._app.bot.get_chat_member(chat_id, user_id)  # type: ignore[union-attr]
+        except TelegramError as exc:
+            log.info("getChatMember failed chat=%s: %s", chat_id, exc)
+            return None
+        admin = member.status in ("administrator", "creator")
+        if len(self._admins) > CHAT_ADMIN_CACHE_MAX:
+            self._admins.clear()
+        self._admins[(chat_id, user_id)] = (admin, loop.time() + CHAT_ADMIN_CACHE_S)
+        return admin
 
     async def _download_and_reply(
         self,

@@ -92,8 +92,9 @@ def to_incoming(message: Message, me: BotIdentity) -> IncomingMessage | None:
     reply = None
     if replied is not None:
         from_bot = replied.from_user is not None and replied.from_user.id == me.id
+        sender = str(replied.from_user.id) if replied.from_user is not None else ""
         reply = ReplyContext(
-            str(replied.message_id), replied.text or replied.caption or "", from_bot
+            str(replied.message_id), replied.text or replied.caption or "", from_bot, sender
         )
     thread = thread_of(message)
     return IncomingMessage(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from core.commands.access import ACCESS_COMMANDS, AccessCommands
 from core.commands.images import ImageCommands
 from core.commands.media import MediaCommands
 from core.commands.table import COMMANDS, Command
@@ -44,8 +45,10 @@ class CommandHandlers:
         images: ImageCommands | None = None,
         media: MediaCommands | None = None,
         traits: TraitsRegistry | None = None,
+        access: AccessCommands | None = None,
     ) -> None:
         self._settings = settings
+        self._access = access
         self._traits = traits or TraitsRegistry()
         self._images = images
         self._media = media
@@ -70,6 +73,8 @@ class CommandHandlers:
             return await self._images.run(command, msg, key, lang)
         if command.name in MEDIA_COMMANDS and self._media is not None:
             return await self._media.run(command, msg, key, lang)
+        if command.name in ACCESS_COMMANDS and self._access is not None:
+            return await self._access.run(command, msg, key, lang)
         if command.name == "help" and help_topic(command.args):
             topic = help_topic(command.args)
             detail = self._help_detail(topic, lang, self._traits.of(msg.platform))

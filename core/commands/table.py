@@ -41,6 +41,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("video"),
     CommandSpec("tts"),
     CommandSpec("voice"),
+    CommandSpec("whoami"),
+    CommandSpec("usage"),
+    CommandSpec("forget"),
+    CommandSpec("allow"),
+    CommandSpec("block"),
+    CommandSpec("unblock"),
+    CommandSpec("stats"),
     CommandSpec("mj", hidden=True),
     *(CommandSpec(f"{kind}{n}", hidden=True, typed=True) for kind in "uv" for n in range(1, 5)),
     *(

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from core.config import fields as ce
+from core.config.access import AccessSettings, QuotaSettings
 from core.config.features import JobsSettings, VisionSettings, VoiceSettings
 from core.config.fields import (
     GroupModeChoice,
@@ -76,6 +77,9 @@ class StorageSettings(Section):
     """Where conversations are kept."""
 
     path: Name = Field(default="data/relaybot.db", description="SQLite database file.")
+    retention_days: PositiveInt = Field(
+        default=90, description="Days history, pictures, buttons and finished jobs are kept."
+    )
 
 
 class ModelSettings(Section):
@@ -91,13 +95,24 @@ class ModelSettings(Section):
     chat_choices: tuple[Name, ...] = Field(
         default=(), description="Models /model may pick; the default chat model always may."
     )
+    image_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /img -m may pick (empty: any); the default always may."
+    )
+    song_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /song -m may pick (empty: any); the default always may."
+    )
+    video_choices: tuple[Name, ...] = Field(
+        default=(), description="Models /video -m may pick (empty: any); the default always may."
+    )
 
-    @field_validator("chat_choices", mode="before")
+    @field_validator(
+        "chat_choices", "image_choices", "song_choices", "video_choices", mode="before"
+    )
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
 
-    @field_validator("chat_choices", mode="after")
+    @field_validator("chat_choices", "image_choices", "song_choices", "video_choices", mode="after")
     @classmethod
     def _dedupe(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value))
@@ -105,6 +120,13 @@ class ModelSettings(Section):
     def chat_models(self) -> tuple[str, ...]:
         """Every model a user may pick with /model, the default chat model first."""
         return tuple(dict.fromkeys((self.chat, *self.chat_choices)))
+
+    def choices(self, feature: str) -> tuple[str, ...]:
+        """The models ``-m`` may pick for ``image``, ``song`` or ``video``, the default first;
+        ``()`` when no list is configured (any model may be named, as before issue 12)."""
+        default = getattr(self, feature)
+        listed: tuple[str, ...] = getattr(self, f"{feature}_choices")
+        return tuple(dict.fromkeys((default, *listed))) if listed else ()
 
 
 class ChatSettings(Section):
@@ -177,6 +199,8 @@ class Settings(Section):
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Long jobs.")
     vision: VisionSettings = Field(default_factory=VisionSettings, description="Photos.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
+    access: AccessSettings = Field(default_factory=AccessSettings, description="Who may.")
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="How much.")
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +232,28 @@ class Settings(Section):
         password inside a URL field, of every section (the platforms' too)."""
         return tuple(secret_values(self))
 
+    def access_summary(self) -> list[str]:
+        """``check-config`` lines of the access and quotas sections (issue 12)."""
+        access, quotas = self.access, self.quotas
+
+        def listed(ids: tuple[str, ...], empty: str) -> str:
+            return ", ".join(ids) if ids else empty
+
+        def limits(section: BaseModel) -> str:
+            set_ = [f"{k} {v}" for k, v in section.model_dump().items() if v]
+            return ", ".join(set_) or "unlimited"
+
+        return [
+            f"admins: {listed(access.admins, 'none')}",
+            f"allowed users: {listed(access.allowed_users, 'everyone')}",
+            f"allowed chats: {listed(access.allowed_chats, 'all')}",
+            f"blocked users: {listed(access.blocked_users, 'none')}",
+            f"quotas per user a day: {limits(quotas.per_user_daily)} ({quotas.timezone})",
+            f"quotas per group a day: {limits(quotas.per_chat_daily)}",
+            f"messages per user a minute: {limits(quotas.per_user_per_minute)}",
+            f"retention: {self.storage.retention_days} days",
+        ]
+
     def summary(self) -> list[str]:
         """Human lines for ``relaybot check-config``; never a secret value."""
         models, chat = self.models, self.chat
@@ -225,6 +271,7 @@ class Settings(Section):
             f"history tokens: {chat.history_tokens}",
             f"group mode: {chat.group_mode}{overrides}",
             f"logging: {self.logging.level}, {self.logging.format}",
+            *self.access_summary(),
         ]
         platforms = self.platforms()
         lines += [f"{n}: {'enabled' if p.enabled else 'disabled'}" for n, p in platforms.items()]
@@ -237,7 +284,7 @@ class Settings(Section):
         return lines
 
 
-_MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if n != "chat_choices")
+_MODEL_FEATURES = tuple(n for n in ModelSettings.model_fields if not n.endswith("_choices"))
 
 
 def _section_names(model: type[BaseModel]) -> frozenset[str]:

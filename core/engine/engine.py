@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
+from core.access.ids import Who
+from core.access.service import Access
+from core.commands.access import AccessCommands
 from core.commands.actions import tokenize
 from core.commands.handlers import CommandHandlers
-from core.commands.images import ImageCommands
+from core.commands.images import ImageCommands, split_model_flag
 from core.commands.media import MediaCommands
 from core.commands.table import Command, parse_command
 from core.commands.typed import TypedForms
@@ -35,12 +38,15 @@ from core.errors import (
 from core.jobs.runner import JobRunner
 from core.media.vision import VisionMemory
 from core.media.voice import Voice
+from core.platform.outbox import Outbox
 from core.platform.shape import shape_event
 from core.platform.traits import TraitsRegistry
 from core.platform.types import (
     Attachment,
+    AudioReply,
     ErrorReply,
     FinalText,
+    ImageReply,
     IncomingMessage,
     Notice,
     ReplyEvent,
@@ -80,6 +86,7 @@ class Engine:
         voice: Voice | None = None,
         jobs: JobRunner | None = None,
         traits: TraitsRegistry | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -90,7 +97,14 @@ class Engine:
         self._idle.set()
         # What each platform can do; adapters' traits are registered here as they start.
         self.traits = traits or TraitsRegistry()
-        self._commands = CommandHandlers(settings, store, relay, images, media, self.traits)
+        # Who may, and how much (issue 12): reads self._settings at each call (hot reload).
+        self.access = Access(lambda: self._settings, store, outbox)
+        access_commands = AccessCommands(self.access, lambda: self._settings)
+        self._commands = CommandHandlers(
+            settings, store, relay, images, media, self.traits, access_commands
+        )
+        if jobs is not None:
+            jobs.meter = self.access  # jobs count at submit, given back when they fail
         self._typed = TypedForms(jobs) if jobs is not None else None
         self._voice = voice
         self._vision = VisionMemory(settings.vision, store)
@@ -146,6 +160,17 @@ class Engine:
         lang = pick_lang(msg.language, self._settings.language)
         key = self.key_of(msg)
         traits = self.traits.of(msg.platform)
+        # The one gate every message passes (typed, pressed, spoken): before any relay call,
+        # any history. A private chat is told once, with the id to give the admin.
+        verdict = await self.access.gate(msg, lang)
+        if verdict != "ok":
+            log.info("refused key=%s verdict=%s", key, verdict)
+            if place is not None:
+                place.leave()
+            if verdict == "refuse":
+                who = Who.of(msg).user
+                yield FinalText(t("access.refused", lang, id=who), markdown=False)
+            return
         if place is None:
             try:
                 place = self.admit(msg)
@@ -158,6 +183,7 @@ class Engine:
         try:
             async with place.hold():
                 try:
+                    await self.access.admitted(msg)  # per-minute limit, /stats counter
                     text = await self._pressed_action(msg) if msg.action_token else msg.text
                     async for event in self._route(msg, text, key, lang):
                         shaped = shape_event(event, traits, lang)  # as the platform can show it
@@ -165,6 +191,7 @@ class Engine:
                             yield shaped
                 except BotError as exc:
                     self._log_error(exc, key)
+                    await self._report(exc, msg)
                     text = user_text(exc, lang, plain=not traits.buttons)
                     yield ErrorReply(text, error_code(exc))
                 except Exception:
@@ -181,8 +208,10 @@ class Engine:
     ) -> AsyncIterator[ReplyEvent]:
         """Chat, vision or a command, by what the message holds. A voice note is transcribed
         first and then handled like the text it says ("/img a cat" said aloud works)."""
+        who = Who.of(msg)
         notes = [a for a in msg.attachments if a.kind == "audio"]
         if notes and self._voice is not None and not parse_command(text):
+            await self.access.check(who, "chat_tokens", 1, lang)  # transcribing is paid too
             spoken = await self._voice.transcribe(notes[0])
             self._check_length(spoken)  # a transcript counts like typed text
             if not spoken:
@@ -201,7 +230,9 @@ class Engine:
                     answer = event.text.split(FOOTER_MARK + "🖼", 1)[0]  # the model's words
                 yield event
             if answer and (await self._store.get_settings(key)).voice_reply:
+                await self.access.check(who, "speech_chars", len(answer[:4000]), lang)
                 yield await self._voice.speak(answer[:4000], msg.platform)
+                await self.access.quotas.charge(who, "speech_chars", len(answer[:4000]))
             return
         command = parse_command(text)
         if command is not None and command.spec is not None and command.spec.typed:
@@ -214,19 +245,21 @@ class Engine:
                 images = (recent,) if recent else ()
             log.info("command key=%s name=vision images=%d", key, len(images))
             question = command.args or t("vision.default_question", lang)
-            async for event in self._ask_about(images, question, key, lang):
+            async for event in self._ask_about(images, question, key, lang, who):
                 yield event
         elif command is not None:
             log.info("command key=%s name=%s", key, command.name)
+            await self.access.before_command(command, msg, lang)  # allow-lists, quotas
             if command.name in ("blend", "describe") and not images:
                 # The photos may have come just before, one by one (WeChat, or in a row).
                 photos = await self._vision.recent_photos(key)
                 picked = photos if command.name == "blend" else photos[-1:]
                 msg = replace(msg, attachments=msg.attachments + tuple(picked))
             for event in await self._commands.run(command, msg, key, lang):
+                await self._charge_reply(command, event, who)
                 yield await tokenize(self._store, event)
         elif images and text.strip():  # a photo with a question (groups: addressed to us)
-            async for event in self._ask_about(images, text.strip(), key, lang):
+            async for event in self._ask_about(images, text.strip(), key, lang, who):
                 yield event
         elif images and not text.strip():
             # A photo on its own: kept for a question that may follow (/vision, or chat).
@@ -236,11 +269,16 @@ class Engine:
         elif text.strip():
             follow_up = await self._vision.follow_up(key)
             if follow_up is None:
-                async for event in self._chat(key, lang, text.strip()):
+                async for event in self._chat(key, lang, text.strip(), who=who):
                     yield event
             else:
                 async for event in self._chat(
-                    key, lang, text.strip(), images=(follow_up,), model=self._vision_model()
+                    key,
+                    lang,
+                    text.strip(),
+                    images=(follow_up,),
+                    model=self._vision_model(),
+                    who=who,
                 ):
                     yield event
         elif msg.attachments:
@@ -250,14 +288,32 @@ class Engine:
         return self._settings.models.vision
 
     async def _ask_about(
-        self, images: tuple[Attachment, ...], question: str, key: str, lang: Lang
+        self, images: tuple[Attachment, ...], question: str, key: str, lang: Lang, who: Who
     ) -> AsyncIterator[ReplyEvent]:
         if not images:
             raise MissingImageError()
         uris = await self._vision.prepare(images)
         await self._vision.remember(key, images[0])
-        async for event in self._chat(key, lang, question, images=uris, model=self._vision_model()):
+        model = self._vision_model()
+        async for event in self._chat(key, lang, question, images=uris, model=model, who=who):
             yield event
+
+    async def _charge_reply(self, command: Command, event: ReplyEvent, who: Who) -> None:
+        """Count what a command produced at once (jobs count in the job runner)."""
+        if isinstance(event, ImageReply) and command.name == "img":
+            model, _ = split_model_flag(command.args, self._settings.models.image)
+            await self.access.quotas.charge(who, "images", 1, model)
+        elif isinstance(event, AudioReply) and command.name == "tts":
+            await self.access.quotas.charge(who, "speech_chars", len(command.args))
+
+    async def _report(self, exc: BotError, msg: IncomingMessage) -> None:
+        """Count an error for /stats; tell the admins when the relay key, balance or a
+        model is the problem (at most hourly)."""
+        try:
+            await self.access.store.add(Who.of(msg), "error", 1, error_code(exc))
+            await self.access.notices.report(exc)
+        except Exception as err:  # the database itself, most likely: the user still gets an answer
+            log.warning("could not record the error: %s", err)
 
     async def _typed_action(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
@@ -285,8 +341,10 @@ class Engine:
         *,
         images: tuple[str, ...] = (),
         model: str | None = None,
+        who: Who,
     ) -> AsyncIterator[ReplyEvent]:
         """Stream an answer to ``text`` (with ``images`` as data URIs) and store the turn."""
+        await self.access.check(who, "chat_tokens", 1, lang)  # before the relay is asked
         chat = self._settings.chat
         conv = await self._store.get_settings(key)
         chosen = self._commands.allowed_model(conv.model)
@@ -308,15 +366,29 @@ class Engine:
         started = time.monotonic()
         parts: list[str] = []
         end = ChatEnd()
+        # Counted as an estimate while it streams, settled by the relay's figure at the end.
+        estimate = sum(estimate_tokens(m.content) for m in messages)
+        charged = await self.access.quotas.charge(who, "chat_tokens", estimate, model)
         stream = self._relay.stream_chat(model, messages, max_tokens=chat.max_answer_tokens)
         # aclosing: an adapter that stops listening closes the relay stream at once.
-        async with aclosing(stream):
-            async for event in stream:
-                if isinstance(event, ChatDelta):
-                    parts.append(event.text)
-                    yield TextDelta(event.text)
-                else:
-                    end = event
+        finished = False
+        try:
+            async with aclosing(stream):
+                async for event in stream:
+                    if isinstance(event, ChatDelta):
+                        parts.append(event.text)
+                        yield TextDelta(event.text)
+                    else:
+                        end = event
+            finished = True
+        finally:
+            if end.usage:
+                spent = end.usage.total_tokens
+            elif parts or finished:
+                spent = estimate + estimate_tokens("".join(parts))
+            else:
+                spent = 0  # refused before any answer (a bad key, no balance): not charged
+            await self.access.store.settle(charged, spent)
         answer = "".join(parts).strip()
         used = UsageRecord(model, end.usage, end.request_id) if end.usage else None
         if answer:

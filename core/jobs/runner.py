@@ -63,6 +63,17 @@ class JobBackend(Protocol):
         ...
 
 
+class JobMeter(Protocol):
+    """Counts jobs against quotas (core.access): charged at submit, given back when the
+    relay refuses or fails them."""
+
+    async def charge_job(self, family: str, kind: str, dest: Destination) -> int | None: ...
+
+    async def bind_job(self, event_id: int, job_id: int) -> None: ...
+
+    async def refund_job(self, job_id: int) -> bool: ...
+
+
 class JobRunner:
     """Owns every job. ``start()`` resumes what a previous process left; ``stop()`` leaves
     running jobs in the database for the next start.
@@ -100,6 +111,7 @@ class JobRunner:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._submitting = KeyedLocks()
         self._born = self._clock()  # rows older than this process are a previous run's
+        self.meter: JobMeter | None = None  # set by the engine when quotas apply
 
     def add_backend(self, backend: JobBackend) -> None:
         self._backends[backend.family] = backend
@@ -186,16 +198,21 @@ class JobRunner:
             if len(running) >= self._max:
                 listing = "; ".join(self._line(job, dest.lang) for job in running)
                 raise JobLimitError(count=str(len(running)), max=str(self._max), jobs=listing)
+            charged = await self.meter.charge_job(family, kind, dest) if self.meter else None
             job = await self.jobs.create(
                 family, kind, conv_key, dest, prompt, self._clock() + backend.deadline_s
             )
+            if charged is not None and self.meter is not None:
+                await self.meter.bind_job(charged, job.id)
         try:
             task_id = await call()
-        except RelayTimeoutError as exc:
+        except RelayTimeoutError as exc:  # it may run (and be paid): stays counted
             await self.jobs.update(job.id, state=js.FAILED, error=f"submit timed out: {exc}")
             raise SubmitUncertainError(id=str(job.id)) from exc
         except BaseException as exc:  # refused, or our own bug: the slot is freed either way
             await self.jobs.update(job.id, state=js.FAILED, error=str(exc) or type(exc).__name__)
+            if self.meter is not None:
+                await self.meter.refund_job(job.id)
             raise
         await self.jobs.update(
             job.id,
@@ -299,6 +316,8 @@ class JobRunner:
                 job.id, expect=js.RUNNING, state=js.FAILED, error=update.error
             ):
                 log.info("job failed id=%d: %s", job.id, update.error)
+                if self.meter is not None:
+                    await self.meter.refund_job(job.id)
                 reason = update.error or t("job.no_reason", lang)
                 await self._status(job, t("job.failed", lang, id=job.id, what=what, reason=reason))
         elif now > job.deadline:  # also when the relay cannot be asked any more

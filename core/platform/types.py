@@ -28,6 +28,7 @@ class ReplyContext:
     message_id: str
     text: str = ""
     from_bot: bool = False
+    user_id: str = ""  # who wrote it (admins /block by replying to it); "" when unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,9 @@ class IncomingMessage:
     thread_id: str | None = None
     action_token: str | None = None
     adapter: str = ""  # the adapter that received it, for the outbox; "": named as the platform
+    # Is the sender an admin of this group (may change a shared conversation's /model and
+    # /system)? None: the adapter did not say (only bot admins may then).
+    chat_admin: bool | None = None
 
 
 # --- reply events: what the engine yields and an adapter renders --------------------------

@@ -111,6 +111,41 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN adapter TEXT;
     """,
+    # issue 12: access rules set by admins at run time, a content-free ledger of what each
+    # user spent (quotas, /usage, /stats), and its daily summary kept after retention.
+    """
+    CREATE TABLE access_rules (
+        subject TEXT PRIMARY KEY,
+        rule TEXT NOT NULL CHECK (rule IN ('allow', 'block')),
+        set_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE quota_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        ref TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX quota_events_by_user ON quota_events (platform, user_id, kind, created_at);
+    CREATE INDEX quota_events_by_chat ON quota_events (chat, kind, created_at);
+    CREATE INDEX quota_events_by_ref ON quota_events (ref);
+    CREATE TABLE usage_daily (
+        day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (day, platform, user_id, chat, kind, model)
+    );
+    """,
 )
 
 

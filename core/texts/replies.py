@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.texts.i18n import Lang
 
+from core.texts.access import ACCESS_TEXTS
 from core.texts.help import HELP_TEXTS
 
 _TEXTS: dict[str, dict[Lang, str]] = {
@@ -376,4 +377,5 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Nothing to resend: none of your results was interrupted while being sent.",
     },
     **HELP_TEXTS,
+    **ACCESS_TEXTS,
 }
