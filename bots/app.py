@@ -168,10 +168,10 @@ class App:
         config = self.settings.http
         routes: list[Route] = []
         if config.metrics:
-            routes.append(self.metrics.route(config.metrics_token))
+            routes.append(Route("GET", "/metrics", self.metrics.handler(config.metrics_token)))
         if routes or others or config.health:
             self.health.adapters = list(adapters)
-            routes.append(self.health.route())
+            routes.append(Route("GET", "/healthz", self.health.handler()))
         return routes
 
     def reloader(self, path: str, load: Callable[[], Settings]) -> ConfigReloader:

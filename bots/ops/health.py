@@ -11,12 +11,11 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from bots.http.server import Route
 from bots.ops.metrics import UNREACHABLE, PrometheusMetrics
 from core.errors import RelayError
 from core.jobs.runner import JobRunner
@@ -94,7 +93,9 @@ class Health:
             log.warning("relay probe failed: %s", type(exc).__name__)
         return OK
 
-    def route(self) -> Route:
+    def handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The handler of ``GET /healthz``."""
+
         async def healthz(request: web.Request) -> web.StreamResponse:
             up, parts = await self.check()
             body = {"status": "ok" if up else "down", "parts": parts}
@@ -104,7 +105,7 @@ class Health:
                 content_type="application/json",
             )
 
-        return Route("GET", "/healthz", healthz)
+        return healthz
 
 
 __all__ = ["Health"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-
-from bots.http.server import Route
 
 # Relay error codes that mean the relay could not be reached at all (not an answer it gave).
 UNREACHABLE = frozenset({"relay_network", "relay_timeout"})
@@ -123,8 +122,9 @@ class PrometheusMetrics:
 
     # -- GET /metrics ------------------------------------------------------------------------
 
-    def route(self, token: str) -> Route:
-        """``GET /metrics``; with a ``token``, only for ``Authorization: Bearer <token>``."""
+    def handler(self, token: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The handler of ``GET /metrics``; with a ``token``, only for ``Authorization: Bearer
+        <token>``."""
         expected = f"Bearer {token}".encode()
 
         async def metrics(request: web.Request) -> web.StreamResponse:
@@ -139,7 +139,7 @@ class PrometheusMetrics:
             body = generate_latest(self.registry)
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-        return Route("GET", "/metrics", metrics)
+        return metrics
 
 
 __all__ = ["PrometheusMetrics", "UNREACHABLE"]
