@@ -75,7 +75,7 @@ class App:
             max_parallel_deliveries=jobs.max_parallel_deliveries,
             metrics=self.metrics,
         )
-        media = MediaFetcher(
+        self._fetcher = media = MediaFetcher(
             self.relay,
             MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s),
             allow_hosts=jobs.media_allow_hosts,
@@ -207,6 +207,7 @@ class App:
                 relay.retry_backoff_s,
             )
         self.jobs.reconfigure(settings.jobs.max_running_per_user)
+        self._fetcher.reconfigure(settings.jobs.media_allow_hosts)  # the relay may have moved
         self._images.reconfigure(models.image)
         self._media.reconfigure(models.song, models.video)
         self._voice.reconfigure(settings.voice, models.transcribe, models.tts)

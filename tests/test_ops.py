@@ -15,14 +15,19 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bots.app import App, build_adapters, serve
+from bots.ops.metrics import PrometheusMetrics
 from bots.ops.reload import ConfigReloader
 from bots.platforms import SECTIONS
 from core.config.settings import Settings, load_config
+from core.jobs.runner import JobRunner, TaskUpdate
 from core.logs import RedactingFormatter
+from core.platform.outbox import Outbox
+from core.storage.sqlite import SqliteStore
 from tests.conftest import TEST_KEY, write_config
 from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import JOBS, USER, free_port, telegram_config, texts
+from tests.test_jobs import DEST, Clock, FakeFamily, Sink, _returns, poll
 
 METRICS_TOKEN = "metrics-TOKEN-secret-42"
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
@@ -207,3 +212,30 @@ async def test_json_logs_carry_the_answer_fields_without_the_text(
         if r.levelno >= logging.INFO:
             assert "private question" not in r.getMessage()
             assert "Fine answer" not in r.getMessage()
+
+
+async def test_jobs_and_deliveries_are_counted_by_family_and_state(tmp_path: Path) -> None:
+    clock, sink, family, metrics = Clock(), Sink(), FakeFamily(), PrometheusMetrics()
+    store = SqliteStore(tmp_path / "jobs.db", clock=clock)
+    await store.open()
+    try:
+        outbox = Outbox()
+        outbox.register("test", sink)
+        jobs = JobRunner(store, outbox, clock=clock, metrics=metrics)
+        jobs.add_backend(family)
+        await jobs.submit("fake", "imagine", "k", DEST, "ok", _returns("t1"))
+        await jobs.submit("fake", "imagine", "k", DEST, "bad", _returns("t2"))
+        family.states["t1"] = TaskUpdate("done", 100, result="PNGDATA")
+        family.states["t2"] = TaskUpdate("failed", error="banned")
+        clock.now += 5
+        await poll(jobs)
+    finally:
+        await store.close()
+
+    def count(counter: object, *labels: str) -> float:
+        return float(counter.labels(*labels)._value.get())  # type: ignore[attr-defined]
+
+    assert count(metrics.jobs, "fake", "submitted") == 2
+    assert count(metrics.jobs, "fake", "delivered") == 1
+    assert count(metrics.jobs, "fake", "failed") == 1
+    assert count(metrics.deliveries, "test", "ok") == 1

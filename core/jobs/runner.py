@@ -371,6 +371,7 @@ class JobRunner:
                 except Exception as exc:  # part of it may have arrived: no automatic second copy
                     log.warning("delivery interrupted id=%d: %s", job.id, exc)
                     self.metrics.delivery(job.dest.platform, "failed")
+                    self.metrics.job(job.family, "in_doubt")
                     if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
                         await self._offer_resend(job)
                     return
