@@ -3,6 +3,7 @@ refused with the old settings kept; what needs a restart is reported and left al
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -126,3 +127,21 @@ async def test_sighup_reloads_at_once_and_the_new_relay_key_is_used(
         finally:
             logging.getLogger().setLevel(level)
         assert new_key in app.settings.secrets() and TEST_KEY not in app.settings.secrets()
+
+
+async def test_a_reload_does_not_cut_the_answer_in_flight(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram  # noqa: F811
+) -> None:
+    path = prompt_config(tmp_path, fake_relay, fake, "reload_check_s: 0\n")
+    async with running(path, fake) as (app, reloader):
+        release = asyncio.Event()
+        fake_relay.enqueue(Stream(chunks=["Begun ", "and finished."], hold=release))
+        fake.send_text(USER, "long question")
+        await fake.wait_for(lambda: texts(fake, USER) == ["Begun"])
+        edit(path, OLD, NEW)
+        assert await reloader.check() == "applied"
+        assert app.engine.in_flight == 1  # still streaming, with the settings it began with
+        release.set()
+        await fake.wait_for(lambda: texts(fake, USER) == ["Begun and finished."])
+        await fake.wait_for(lambda: app.engine.in_flight == 0)
+        assert await ask(fake_relay, fake, "next") == NEW
