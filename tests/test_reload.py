@@ -145,3 +145,15 @@ async def test_a_reload_does_not_cut_the_answer_in_flight(
         await fake.wait_for(lambda: texts(fake, USER) == ["Begun and finished."])
         await fake.wait_for(lambda: app.engine.in_flight == 0)
         assert await ask(fake_relay, fake, "next") == NEW
+
+
+async def test_a_change_that_only_needs_a_restart_applies_nothing(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram  # noqa: F811
+) -> None:
+    path = prompt_config(tmp_path, fake_relay, fake, "reload_check_s: 0\nshutdown_grace_s: 30\n")
+    async with running(path, fake) as (app, reloader):
+        before = app.settings
+        edit(path, "shutdown_grace_s: 30", "shutdown_grace_s: 5")
+        assert await reloader.check() == "needs_restart"
+        assert app.settings is before and app.settings.shutdown_grace_s == 30
+        assert app.metrics.reloads.labels("needs_restart")._value.get() == 1

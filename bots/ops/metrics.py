@@ -72,7 +72,8 @@ class PrometheusMetrics:
             ["platform"], registry=r,
         )
         self.reloads = Counter(
-            "relaybot_config_reloads", "Config reloads by outcome (applied, unchanged, refused)",
+            "relaybot_config_reloads",
+            "Config reloads by outcome (applied, refused, needs_restart, unchanged)",
             ["outcome"], registry=r,
         )
         self.relay_ok_at = 0.0  # time.monotonic() of the relay's last answer (any status)

@@ -123,7 +123,8 @@ class ConfigReloader:
             return ""
 
     async def check(self) -> str:
-        """Reload when the file changed since the last look: applied, refused or unchanged."""
+        """Reload when the file changed since the last look: applied, refused, needs_restart
+        (only keys that need a restart changed) or unchanged."""
         stamp = self._stat()
         if stamp == self._stamp:
             return "unchanged"
@@ -151,9 +152,10 @@ class ConfigReloader:
             for path in restart:
                 log.warning("config reload: %s needs a restart; the old value stays", path)
             if not live:
-                self._metrics.config_reload("unchanged")
-                log.info("config reload: nothing to apply")
-                return "unchanged"
+                outcome = "needs_restart" if restart else "unchanged"
+                self._metrics.config_reload(outcome)
+                log.info("config reload: nothing to apply now")
+                return outcome
             self._apply(settings)
             log.info("config reload applied: %s", ", ".join(live))
             self._metrics.config_reload("applied")
