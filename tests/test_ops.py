@@ -239,3 +239,19 @@ async def test_jobs_and_deliveries_are_counted_by_family_and_state(tmp_path: Pat
     assert count(metrics.jobs, "fake", "delivered") == 1
     assert count(metrics.jobs, "fake", "failed") == 1
     assert count(metrics.deliveries, "test", "ok") == 1
+
+
+async def test_a_429_counts_as_rate_limited_and_its_flood_wait(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    path = config_text(tmp_path, fake_relay, fake)
+    async with running(path, fake) as (app, _):
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        fake_relay.enqueue(Stream(chunks=["Waited"]))
+        fake.send_text(USER, "hi")
+        await fake.wait_for(lambda: texts(fake, USER) == ["Waited"])
+        m = app.metrics
+        assert m.rate_limited.labels("telegram")._value.get() == 1
+        assert m.platform_calls.labels("telegram", "rate_limited")._value.get() == 1
+        assert m.flood_waits.labels("telegram")._value.get() == 1
+        assert m.flood_wait_seconds.labels("telegram")._value.get() == 1
