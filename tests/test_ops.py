@@ -20,7 +20,7 @@ from bots.ops.reload import ConfigReloader
 from bots.platforms import SECTIONS
 from core.config.settings import Settings, load_config
 from core.jobs.runner import JobRunner, TaskUpdate
-from core.logs import RedactingFormatter
+from core.logs import QUIET_LOGGERS, RedactingFormatter
 from core.platform.outbox import Outbox
 from core.storage.sqlite import SqliteStore
 from tests.conftest import TEST_KEY, write_config
@@ -56,7 +56,20 @@ def loader(path: Path) -> Callable[[], Settings]:
 
 @asynccontextmanager
 async def running(path: Path, fake: FakeTelegram) -> AsyncIterator[tuple[App, ConfigReloader]]:
-    """``relaybot run`` in-process with operations routes and the config reloader."""
+    """``relaybot run`` in-process with operations routes and the config reloader. Logger
+    levels a reload sets are put back afterwards (they are process-wide)."""
+    names = ("", "relaybot", *QUIET_LOGGERS)
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        async with _running(path, fake) as running_app:
+            yield running_app
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@asynccontextmanager
+async def _running(path: Path, fake: FakeTelegram) -> AsyncIterator[tuple[App, ConfigReloader]]:
     settings = loader(path)()
     stop = asyncio.Event()
     async with App(settings) as app:
