@@ -11,7 +11,10 @@ from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from bots.http.server import HttpServer
+from bots.http.server import HttpServer, Route
+from bots.ops.health import Health
+from bots.ops.metrics import PrometheusMetrics
+from bots.ops.reload import ConfigReloader
 from bots.platforms import ADAPTERS
 from core.commands.images import ImageCommands
 from core.commands.media import MediaCommands
@@ -22,6 +25,7 @@ from core.jobs.midjourney import MjBackend
 from core.jobs.runner import JobRunner
 from core.jobs.suno import SunoBackend
 from core.jobs.video import VideoBackend
+from core.logs import RedactingFormatter, set_levels
 from core.media.fetcher import MediaFetcher, MediaLimits
 from core.media.voice import Voice
 from core.platform.adapter import Adapter
@@ -37,7 +41,7 @@ from core.storage.sqlite import SqliteStore, storage_problem
 
 log = logging.getLogger("relaybot.app")
 
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 30.0  # the default of shutdown_grace_s
 
 
 class App:
@@ -45,6 +49,8 @@ class App:
 
     def __init__(self, settings: Settings, *, relay: RelayClient | None = None) -> None:
         self.settings = settings
+        # Counted in a registry of this App's own (GET /metrics); passed to every part.
+        self.metrics = PrometheusMetrics()
         self.store = SqliteStore(settings.storage.path)
         self.relay = relay or RelayClient(
             settings.relay.base_url,
@@ -53,7 +59,9 @@ class App:
             connect_timeout_s=settings.relay.connect_timeout_s,
             max_retries=settings.relay.max_retries,
             backoff_s=settings.relay.retry_backoff_s,
+            metrics=self.metrics,
         )
+        self.adapters: list[Adapter] = []  # built by build_adapters; told of reloads
         self.outbox = Outbox()
         # Started by serve() only when an adapter or operations mount a route on it.
         self.http = HttpServer(settings.http.listen, settings.http.port)
@@ -65,8 +73,9 @@ class App:
             max_running_per_user=jobs.max_running_per_user,
             traits=self.traits,
             max_parallel_deliveries=jobs.max_parallel_deliveries,
+            metrics=self.metrics,
         )
-        media = MediaFetcher(
+        self._fetcher = media = MediaFetcher(
             self.relay,
             MediaLimits(int(jobs.media_max_mb * 1_000_000), jobs.media_timeout_s),
             allow_hosts=jobs.media_allow_hosts,
@@ -77,7 +86,7 @@ class App:
                 mj, media, poll_interval_s=jobs.mj_poll_interval_s, deadline_s=jobs.mj_deadline_s
             )
         )
-        images = ImageCommands(
+        self._images = images = ImageCommands(
             default_model=settings.models.image,
             images=ImagesClient(self.relay),
             mj=mj,
@@ -102,14 +111,14 @@ class App:
             deadline_s=jobs.video_deadline_s,
         )
         self.jobs.add_backend(video)
-        voice = Voice(
+        self._voice = voice = Voice(
             settings.voice,
             AudioClient(self.relay),
             transcribe_model=settings.models.transcribe,
             tts_model=settings.models.tts,
             traits=self.traits,
         )
-        media_commands = MediaCommands(
+        self._media = media_commands = MediaCommands(
             song_model=settings.models.song,
             video_model=settings.models.video,
             suno=suno,
@@ -128,6 +137,10 @@ class App:
             jobs=self.jobs,
             traits=self.traits,
             outbox=self.outbox,  # admins' notices (issue 12)
+            metrics=self.metrics,
+        )
+        self.health = Health(
+            store=self.store, relay=self.relay, metrics=self.metrics, jobs=self.jobs
         )
         self._started = False
 
@@ -151,8 +164,66 @@ class App:
             without_userinfo(self.settings.relay.base_url),
         )
 
-    async def stop(self, drain_timeout: float = DRAIN_TIMEOUT_S) -> None:
-        """Let in-flight replies finish (bounded), then close the relay client and database."""
+    def ops_routes(self, adapters: list[Adapter], others: bool) -> list[Route]:
+        """The operations routes: /metrics when ``http.metrics``, /healthz whenever the server
+        runs (``http.health``, ``http.metrics``, or ``others``: an adapter mounted routes)."""
+        config = self.settings.http
+        routes: list[Route] = []
+        if config.metrics:
+            routes.append(Route("GET", "/metrics", self.metrics.handler(config.metrics_token)))
+        if routes or others or config.health:
+            self.health.adapters = list(adapters)
+            routes.append(Route("GET", "/healthz", self.health.handler()))
+        return routes
+
+    def reloader(self, path: str, load: Callable[[], Settings]) -> ConfigReloader:
+        """A watcher of the config file at ``path`` that applies its changes to this App."""
+        return ConfigReloader(
+            path,
+            load,
+            lambda: self.settings,
+            self.reconfigure,
+            interval_s=self.settings.reload_check_s,
+            metrics=self.metrics,
+        )
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Use ``settings`` from now on, in every part that holds some. Messages already being
+        answered finish with what they started with; the next ones read the new values.
+        ``bots.ops.reload.split`` keeps what needs a restart (storage, http, platform tokens)
+        at its old value before this is called."""
+        old, self.settings = self.settings, settings
+        relay, models = settings.relay, settings.models
+        secrets = (*old.secrets(), *settings.secrets())  # a line logged later may hold either
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler.formatter, RedactingFormatter):
+                handler.formatter.set_secrets(secrets)
+        set_levels(settings.logging.level, settings.logging.levels)
+        if isinstance(self.relay, RelayClient):
+            self.relay.reconfigure(
+                relay.base_url,
+                relay.api_key,
+                relay.timeout_s,
+                relay.connect_timeout_s,
+                relay.max_retries,
+                relay.retry_backoff_s,
+            )
+        self.jobs.reconfigure(settings.jobs.max_running_per_user)
+        self._fetcher.reconfigure(settings.jobs.media_allow_hosts)  # the relay may have moved
+        self._images.reconfigure(models.image)
+        self._media.reconfigure(models.song, models.video)
+        self._voice.reconfigure(settings.voice, models.transcribe, models.tts)
+        self.engine.reconfigure(settings)
+        for adapter in self.adapters:
+            reconfigure = getattr(adapter, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(settings)
+
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        """Let in-flight replies finish (bounded by ``drain_timeout``, default
+        ``shutdown_grace_s``), then close the relay client and database."""
+        if drain_timeout is None:
+            drain_timeout = self.settings.shutdown_grace_s
         if not self._started:
             return
         self._started = False
@@ -194,12 +265,16 @@ async def serve(
     stop: asyncio.Event | None = None,
     jobs: JobRunner | None = None,
     http: HttpServer | None = None,
+    ops: Callable[[list[Adapter], bool], list[Route]] | None = None,
+    reloader: ConfigReloader | None = None,
 ) -> None:
     """Run ``adapters`` until SIGINT/SIGTERM (or ``stop`` is set), then stop them so they take
     no new messages. The caller then stops the ``App``, which lets in-flight replies finish.
 
     ``http`` is the process's HTTP server: an adapter with a ``routes()`` method mounts them
-    on it, and the server runs only when some route was mounted (by adapters or before)."""
+    on it, and the server runs only when some route was mounted (by adapters or before).
+    ``ops`` (``App.ops_routes``) adds /healthz and /metrics as configured; ``reloader``
+    watches the config file, and SIGHUP reloads it at once."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[int] = []
@@ -209,6 +284,19 @@ async def serve(
             installed.append(sig)
         except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
             pass
+    reloads: set[asyncio.Task[str]] = set()
+    if reloader is not None:
+
+        def hangup() -> None:
+            task = asyncio.ensure_future(reloader.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, hangup)
+            installed.append(signal.SIGHUP)
+        except (NotImplementedError, RuntimeError, AttributeError):
+            pass
     started: list[Adapter] = []
     http_started = False
     try:
@@ -217,6 +305,8 @@ async def serve(
                 routes = getattr(adapter, "routes", None)
                 if routes is not None:
                     http.add(*routes())
+            if ops is not None:
+                http.add(*ops(adapters, http.needed))
             if http.needed:
                 await http.start()
                 http_started = True
@@ -226,9 +316,13 @@ async def serve(
             log.info("adapter started platform=%s", adapter.name)
         if jobs is not None:  # after the adapters: resumed jobs may need to send at once
             await jobs.start()
+        if reloader is not None:
+            reloader.start()
         await stop.wait()
         log.info("shutting down")
     finally:
+        if reloader is not None:
+            await reloader.stop()
         if jobs is not None:
             await jobs.stop()
         for sig in installed:
@@ -249,6 +343,7 @@ def build_adapters(app: App, names: list[str]) -> list[Adapter]:
         adapter = factory(app.settings, app.engine, app.outbox)
         app.traits.register(adapter.name, adapter.traits)
         adapters.append(adapter)
+        app.adapters.append(adapter)
     return adapters
 
 

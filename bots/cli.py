@@ -21,6 +21,8 @@ import logging
 import os
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +45,8 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130
+CONFIG_ENV = "RELAYBOT_CONFIG"  # the config file when -c is not given (containers)
+HEALTH_TIMEOUT_S = 10.0
 JOBS_WAIT_S = 900.0  # piped `relaybot chat`: how long EOF waits for the jobs it started
 
 log = logging.getLogger("relaybot")
@@ -61,20 +65,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"relaybot {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    config_help = "the YAML configuration file (default: config.yaml)"
+    config_help = f"the YAML configuration file (default: ${CONFIG_ENV} or config.yaml)"
+    default_config = os.environ.get(CONFIG_ENV) or "config.yaml"
 
     run = sub.add_parser("run", help="start every enabled platform adapter")
-    run.add_argument("-c", "--config", default="config.yaml", help=config_help)
+    run.add_argument("-c", "--config", default=default_config, help=config_help)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
-    chat.add_argument("-c", "--config", default="config.yaml", help=config_help)
+    chat.add_argument("-c", "--config", default=default_config, help=config_help)
     chat.add_argument("--user", help="the user name to chat as (default: your login name)")
     chat.add_argument("-v", "--verbose", action="store_true", help="show info logs on stderr")
 
     check = sub.add_parser(
         "check-config", help="validate the configuration and what `run` needs"
     )
-    check.add_argument("-c", "--config", default="config.yaml", help=config_help)
+    check.add_argument("-c", "--config", default=default_config, help=config_help)
+
+    health = sub.add_parser(
+        "health", help="ask the running bot's /healthz (exit 0 healthy, 1 not; for HEALTHCHECK)"
+    )
+    health.add_argument("-c", "--config", default=default_config, help=config_help)
     return parser
 
 
@@ -103,12 +113,20 @@ def _main(args: argparse.Namespace, *, program: bool) -> int:
         return EXIT_CONFIG
     if args.command == "check-config":
         return _check_config(settings, args.config)
+    if args.command == "health":
+        return _health(settings)
     redact = RedactingFormatter(settings.secrets()).redact
     as_json = settings.logging.format == "json"
     level = settings.logging.level
     if args.command == "chat" and not args.verbose:
         level = "WARNING"
-    setup_logging(level, settings.secrets(), as_json=as_json, catch_crashes=program)
+    setup_logging(
+        level,
+        settings.secrets(),
+        as_json=as_json,
+        catch_crashes=program,
+        levels=settings.logging.levels if args.command == "run" else None,
+    )
     try:
         if args.command == "run" and not enabled_platforms(settings):
             _say(
@@ -124,7 +142,7 @@ def _main(args: argparse.Namespace, *, program: bool) -> int:
             return EXIT_CONFIG
         if args.command == "chat":
             return asyncio.run(_chat(settings, args.user))
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, args.config))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -209,12 +227,41 @@ async def _chat(settings: Settings, user: str | None) -> int:
         return status
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, config_path: str) -> int:
+    """Until SIGTERM/SIGINT; then answers in flight get ``shutdown_grace_s`` to finish (jobs
+    stay in the database for the next start) and the status is 0."""
     async with App(settings) as app:
+        reloader = app.reloader(config_path, lambda: load_config(config_path, sections=SECTIONS))
         await serve(
-            build_adapters(app, enabled_platforms(settings)), jobs=app.jobs, http=app.http
+            build_adapters(app, enabled_platforms(settings)),
+            jobs=app.jobs,
+            http=app.http,
+            ops=app.ops_routes,
+            reloader=reloader,
         )
     return EXIT_OK
+
+
+def _health(settings: Settings) -> int:
+    """GET /healthz of the bot running with this config (on this machine, as a container's
+    HEALTHCHECK does): 0 when it answers 200. When the config starts no HTTP server
+    (http.health and http.metrics false), there is nothing to ask: 0, with a note."""
+    config = settings.http
+    if not (config.health or config.metrics):
+        print("relaybot: no HTTP server is configured (set http.health: true to check the bot)")
+        return EXIT_OK
+    host = "127.0.0.1" if config.listen in ("0.0.0.0", "", "::") else config.listen
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{config.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as resp:  # noqa: S310
+            print(resp.read().decode("utf-8", "replace"))
+            return EXIT_OK
+    except urllib.error.HTTPError as exc:  # 503: a part is down; the body says which
+        print(exc.read().decode("utf-8", "replace"))
+    except OSError as exc:
+        _say(f"cannot reach {url}: {exc}")
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

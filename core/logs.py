@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TextIO
 from urllib.parse import quote
 
@@ -28,12 +28,16 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str], *, as_json: bool = False) -> None:
         super().__init__(TEXT_FORMAT)
+        self._as_json = as_json
+        self.set_secrets(secrets)
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        """Replace ``secrets`` from now on (a config reload adds the new key to the old)."""
         # Each secret also as it looks inside a URL (a bot token's ":" becomes "%3A" in the
         # file download URLs httpx logs). Longest first, so a secret that contains another
         # is replaced whole.
         variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote(s))}
         self._secrets = sorted(variants, key=len, reverse=True)
-        self._as_json = as_json
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -49,6 +53,9 @@ class RedactingFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)  # log.info(..., extra={"fields": {...}})
+        if isinstance(fields, Mapping):
+            entry.update({str(k): v for k, v in fields.items() if str(k) not in entry})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return self.redact(json.dumps(entry, ensure_ascii=False))
@@ -61,6 +68,7 @@ def setup_logging(
     as_json: bool = False,
     stream: TextIO | None = None,
     catch_crashes: bool = False,
+    levels: Mapping[str, str] | None = None,
 ) -> logging.Handler:
     """Route every log record to ``stream`` (stderr) through the redacting formatter. With
     ``catch_crashes`` (the ``relaybot`` command), an exception nothing caught in a thread, and
@@ -72,15 +80,26 @@ def setup_logging(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+    set_levels(level, levels)
+    if catch_crashes:
+        threading.excepthook = _log_thread_crash
+        sys.unraisablehook = _log_unraisable
+    return handler
+
+
+def set_levels(level: str, levels: Mapping[str, str] | None = None) -> None:
+    """``level`` for everything, libraries at WARNING at least (see QUIET_LOGGERS), then
+    ``levels`` by logger family (``{"httpx": "INFO", "relaybot": "DEBUG"}``), which win.
+    Called at start and again by a config reload."""
+    root = logging.getLogger()
     root.setLevel(level.upper())
     libraries = os.environ.get(LIBRARY_LOGS_ENV, "") not in ("", "0")
     for name in QUIET_LOGGERS:
         quiet = root.level if libraries else max(logging.WARNING, root.level)
         logging.getLogger(name).setLevel(quiet)
-    if catch_crashes:
-        threading.excepthook = _log_thread_crash
-        sys.unraisablehook = _log_unraisable
-    return handler
+    logging.getLogger("relaybot").setLevel(logging.NOTSET)
+    for name, value in (levels or {}).items():
+        logging.getLogger(name).setLevel(value.upper())
 
 
 def _log_unraisable(args: sys.UnraisableHookArgs) -> None:

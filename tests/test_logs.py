@@ -55,7 +55,9 @@ async def test_a_whole_session_logs_no_secret_and_names_key_and_request_id(
     assert TEST_KEY not in logs
     assert all(TEST_KEY not in str(r) for r in replies)
     answer = next(line for line in logs.splitlines() if " answer " in line)
-    assert "key=test:u:zoe" in answer and "request_id=req-" in answer and "model=gpt-test" in answer
+    # issue 13: the answer line names the conversation by a short hash, never by its key
+    assert "conv=" in answer and "zoe" not in answer and "platform=test" in answer
+    assert "request_id=req-" in answer and "model=gpt-test" in answer and "outcome=ok" in answer
     error = next(line for line in logs.splitlines() if "code=relay_auth" in line)
     assert "key=test:u:zoe" in error and "request_id=req-" in error and "无效的令牌" in error
 

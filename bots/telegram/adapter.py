@@ -121,6 +121,18 @@ class TelegramAdapter:
         return app
 
     @property
+    def connected(self) -> bool:
+        """Started and taking updates (for /healthz)."""
+        app = self._app
+        return app is not None and app.running and bool(app.updater and app.updater.running)
+
+    def reconfigure(self, settings: Settings) -> None:
+        """A config reload: trigger words and the bot's language apply to the next update."""
+        self._settings = settings
+        config = settings.section(PLATFORM, TelegramSettings)
+        self._me = BotIdentity(self._me.id, self._me.username, config.trigger_words)
+
+    @property
     def updates_in_progress(self) -> int:
         """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
         return self._app.update_processor.current_concurrent_updates if self._app else 0
@@ -147,7 +159,7 @@ class TelegramAdapter:
         self._app = app
         bot = app.bot
         self._me = BotIdentity(bot.id, bot.username, self._config.trigger_words)
-        self._sender = TelegramSender(bot, self._gate)
+        self._sender = TelegramSender(bot, self._gate, metrics=self._engine.metrics)
         await self._register_commands()
         await app.start()
         if self._outbox is not None:

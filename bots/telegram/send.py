@@ -21,6 +21,7 @@ from telegram.error import (
 
 from bots.shared.flood import FloodGate
 from bots.telegram.format import Rendered
+from core.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger("relaybot.telegram")
 
@@ -61,7 +62,10 @@ def _is(exc: TelegramError, fragment: str) -> bool:
 class TelegramSender:
     """Makes the calls of one platform; every call passes the flood gate first."""
 
-    def __init__(self, bot: Bot, gate: FloodGate, *, retry_s: float = 1.0) -> None:
+    def __init__(
+        self, bot: Bot, gate: FloodGate, *, retry_s: float = 1.0, metrics: Metrics = NO_METRICS
+    ) -> None:
+        self.metrics = metrics
         self.bot = bot
         self.gate = gate
         self.retry_s = retry_s
@@ -86,22 +90,29 @@ class TelegramSender:
                 raise Skipped(what)
             await self.gate.acquire(target.key, target.group)
             try:
-                return await make()
+                result = await make()
+                self.metrics.platform_call("telegram", "ok")
+                return result
             except RetryAfter as exc:
                 seconds = float(
                     exc.retry_after
                     if isinstance(exc.retry_after, int | float)
                     else exc.retry_after.total_seconds()
                 )
+                self.metrics.platform_call("telegram", "rate_limited")
+                self.metrics.flood_wait("telegram", seconds)
                 self.gate.penalize(target.key, seconds)
                 log.warning("flood control chat=%s %s: retry after %gs", target.key, what, seconds)
                 if not wait:
                     raise Skipped(what) from None
             except Forbidden as exc:
+                self.metrics.platform_call("telegram", "error")
                 raise ChatGone(exc.message) from None
             except BadRequest:
+                self.metrics.platform_call("telegram", "error")
                 raise
             except NetworkError as exc:  # timeouts, 5xx, 413
+                self.metrics.platform_call("telegram", "error")
                 if isinstance(exc, TimedOut) and not idempotent:
                     raise
                 failures += 1

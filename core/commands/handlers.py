@@ -63,6 +63,10 @@ class CommandHandlers:
             "system": self._system,
         }
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Use ``settings`` (a config reload) from the next command on."""
+        self._settings = settings
+
     async def run(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
     ) -> list[ReplyEvent]:

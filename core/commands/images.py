@@ -77,6 +77,10 @@ class ImageCommands:
         self._jobs = jobs
         self._media = media
 
+    def reconfigure(self, default_model: str) -> None:
+        """A config reload: ``models.image`` for the next /img."""
+        self._default = default_model
+
     async def run(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
     ) -> list[ReplyEvent]:

@@ -76,6 +76,10 @@ class MediaCommands:
         self._jobs = jobs
         self._store = store
 
+    def reconfigure(self, song_model: str, video_model: str) -> None:
+        """A config reload: ``models.song`` and ``models.video`` for the next command."""
+        self._mv, self._video_model = song_model, video_model
+
     async def run(
         self, command: Command, msg: IncomingMessage, key: str, lang: Lang
     ) -> list[ReplyEvent]:

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import (
@@ -28,6 +28,7 @@ from core.config import fields as ce
 from core.config.access import AccessSettings, QuotaSettings
 from core.config.features import JobsSettings, VisionSettings, VoiceSettings
 from core.config.fields import (
+    Bool,
     GroupModeChoice,
     LangChoice,
     LogFormatChoice,
@@ -160,6 +161,15 @@ class LoggingSettings(Section):
 
     level: LogLevelChoice = Field(default="INFO", description="Lowest level logged, any case.")
     format: LogFormatChoice = Field(default="text", description="'text' or 'json' lines.")
+    levels: dict[Name, LogLevelChoice] = Field(
+        default_factory=dict,
+        description="Level by logger family (relaybot, telegram, discord, httpx...); {} = none.",
+    )
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
 
 
 class HttpSettings(Section):
@@ -175,6 +185,10 @@ class HttpSettings(Section):
     metrics_token: Secret = Field(
         default="", repr=False, description="Bearer token /metrics asks for (secret); empty: none."
     )
+    health: Bool = Field(
+        default=False, description="Start the server for GET /healthz (served whenever it runs)."
+    )
+    metrics: Bool = Field(default=False, description="Serve Prometheus GET /metrics.")
 
     def base_url(self) -> str:
         """``public_url`` without its trailing '/', or one built from ``listen`` and ``port``."""
@@ -201,6 +215,12 @@ class Settings(Section):
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
     access: AccessSettings = Field(default_factory=AccessSettings, description="Who may.")
     quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="How much.")
+    shutdown_grace_s: PositiveNumber = Field(
+        default=30.0, description="Seconds SIGTERM waits for answers in flight to finish."
+    )
+    reload_check_s: Annotated[int, ce.int_range(0, 3600)] = Field(
+        default=2, description="Seconds between looks at the config file (0..3600); 0: SIGHUP only."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ from core.errors import (
 from core.jobs.runner import JobRunner
 from core.media.vision import VisionMemory
 from core.media.voice import Voice
+from core.metrics import NO_METRICS, Metrics
 from core.platform.outbox import Outbox
 from core.platform.shape import shape_event
 from core.platform.traits import TraitsRegistry
@@ -87,8 +89,10 @@ class Engine:
         jobs: JobRunner | None = None,
         traits: TraitsRegistry | None = None,
         outbox: Outbox | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._settings = settings
+        self.metrics = metrics  # adapters count their API calls here too
         self._store = store
         self._relay = relay
         self._locks = KeyedLocks()
@@ -108,6 +112,17 @@ class Engine:
         self._typed = TypedForms(jobs) if jobs is not None else None
         self._voice = voice
         self._vision = VisionMemory(settings.vision, store)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (a reload replaces them; each message reads them anew)."""
+        return self._settings
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Use ``settings`` from the next message on; answers in flight keep theirs."""
+        self._settings = settings
+        self._commands.reconfigure(settings)
+        self._vision = VisionMemory(settings.vision, self._store)
 
     @property
     def locks(self) -> KeyedLocks:
@@ -160,6 +175,7 @@ class Engine:
         lang = pick_lang(msg.language, self._settings.language)
         key = self.key_of(msg)
         traits = self.traits.of(msg.platform)
+        self.metrics.message_in(msg.platform)
         # The one gate every message passes (typed, pressed, spoken): before any relay call,
         # any history. A private chat is told once, with the id to give the admin.
         verdict = await self.access.gate(msg, lang)
@@ -192,6 +208,7 @@ class Engine:
                 except BotError as exc:
                     self._log_error(exc, key)
                     await self._report(exc, msg)
+                    self.metrics.answer(msg.platform, "-", error_code(exc))
                     text = user_text(exc, lang, plain=not traits.buttons)
                     yield ErrorReply(text, error_code(exc))
                 except Exception:
@@ -376,6 +393,8 @@ class Engine:
             async with aclosing(stream):
                 async for event in stream:
                     if isinstance(event, ChatDelta):
+                        if not parts:
+                            self.metrics.answer_latency("first_text", time.monotonic() - started)
                         parts.append(event.text)
                         yield TextDelta(event.text)
                     else:
@@ -397,24 +416,43 @@ class Engine:
             if footer:
                 yield TextDelta(footer)
             yield FinalText(answer + footer)
+            self.metrics.answer_latency("final_text", time.monotonic() - started)
         if end.truncated:
             yield Notice(t("notice.truncated", lang))
         elif not answer:
             yield Notice(t("notice.empty", lang))
         if used is not None and not answer:
             await self._store.record_usage(key, model, used.usage, used.request_id)
+        outcome = "truncated" if end.truncated else "ok" if answer else "empty"
+        self._answered(key, model, end, outcome, started)
+
+    def _answered(
+        self, key: str, model: str, end: ChatEnd, outcome: str, started: float
+    ) -> None:
+        """One INFO line and the metrics of an answer; never the user's text."""
+        platform = key.split(":", 1)[0]
+        usage = end.usage
+        self.metrics.answer(platform, model, outcome)
+        if usage is not None:
+            self.metrics.tokens(model, usage.prompt_tokens, usage.completion_tokens)
+        conv = hashlib.sha256(key.encode()).hexdigest()[:12]
+        ms = round((time.monotonic() - started) * 1000)
+        fields = {
+            "platform": platform,
+            "conv": conv,
+            "model": model,
+            "request_id": end.request_id or "-",
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "ms": ms,
+            "outcome": outcome,
+            "finish": end.finish_reason or "-",
+        }
         log.info(
-            "answer key=%s model=%s request_id=%s chars=%d prompt_tokens=%s "
-            "completion_tokens=%s truncated=%s finish=%s ms=%d",
-            key,
-            model,
-            end.request_id or "-",
-            len(answer),
-            end.usage.prompt_tokens if end.usage else "-",
-            end.usage.completion_tokens if end.usage else "-",
-            end.truncated,
-            end.finish_reason or "-",
-            (time.monotonic() - started) * 1000,
+            "answer platform=%s conv=%s model=%s request_id=%s prompt_tokens=%s "
+            "completion_tokens=%s ms=%d outcome=%s finish=%s",
+            *("-" if v is None else v for v in fields.values()),
+            extra={"fields": fields},
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from core.errors import BotError, JobLimitError, RelayTimeoutError, SubmitUncert
 from core.jobs import store as js
 from core.jobs.results import JobResults
 from core.jobs.store import Job, JobStore
+from core.metrics import NO_METRICS, Metrics
 from core.platform.outbox import Destination, NothingSent, Outbox, OutboxUnavailable
 from core.platform.shape import shape
 from core.platform.traits import TraitsRegistry
@@ -93,7 +94,9 @@ class JobRunner:
         clock: Callable[[], float] | None = None,
         traits: TraitsRegistry | None = None,
         retry_s: float = RETRY_S,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self.metrics = metrics
         self.jobs = JobStore(store)
         self.results = JobResults(store, self.jobs)
         self._traits = traits  # None: events go out as the backends made them
@@ -112,6 +115,10 @@ class JobRunner:
         self._submitting = KeyedLocks()
         self._born = self._clock()  # rows older than this process are a previous run's
         self.meter: JobMeter | None = None  # set by the engine when quotas apply
+
+    def reconfigure(self, max_running_per_user: int) -> None:
+        """A config reload: the limit applies to the next submit."""
+        self._max = max_running_per_user
 
     def add_backend(self, backend: JobBackend) -> None:
         self._backends[backend.family] = backend
@@ -221,6 +228,7 @@ class JobRunner:
             relay_task_id=task_id,
             next_poll_at=self._clock() + backend.poll_interval_s,
         )
+        self.metrics.job(family, "submitted")
         log.info(
             "job submitted id=%d family=%s kind=%s task=%s key=%s",
             job.id,
@@ -315,6 +323,7 @@ class JobRunner:
             if await self.jobs.update(
                 job.id, expect=js.RUNNING, state=js.FAILED, error=update.error
             ):
+                self.metrics.job(job.family, "failed")
                 log.info("job failed id=%d: %s", job.id, update.error)
                 if self.meter is not None:
                     await self.meter.refund_job(job.id)
@@ -322,6 +331,7 @@ class JobRunner:
                 await self._status(job, t("job.failed", lang, id=job.id, what=what, reason=reason))
         elif now > job.deadline:  # also when the relay cannot be asked any more
             if await self.jobs.update(job.id, expect=js.RUNNING, state=js.TIMED_OUT):
+                self.metrics.job(job.family, "timed_out")
                 minutes = max(1, round((job.deadline - job.created_at) / 60))
                 await self._status(
                     job, t("job.timed_out", lang, id=job.id, what=what, minutes=minutes)
@@ -379,6 +389,8 @@ class JobRunner:
                     return
                 except Exception as exc:  # part of it may have arrived: no automatic second copy
                     log.warning("delivery interrupted id=%d: %s", job.id, exc)
+                    self.metrics.delivery(job.dest.platform, "failed")
+                    self.metrics.job(job.family, "in_doubt")
                     if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
                         await self._offer_resend(job)
                     return
@@ -392,6 +404,8 @@ class JobRunner:
         await self.jobs.update(job.id, expect=js.DELIVERING, state=js.DELIVERED)
         await self.results.record(job, ids)  # a reply to the result can act on it (/u2)
         log.info("job delivered id=%d family=%s key=%s", job.id, job.family, job.conv_key)
+        self.metrics.job(job.family, "delivered")
+        self.metrics.delivery(job.dest.platform, "ok")
         what = backend.describe(job, job.dest.lang)
         await self._status(job, t("job.done", job.dest.lang, id=job.id, what=what))
 

@@ -53,6 +53,10 @@ class MediaFetcher:
         self._resolver = resolver
         self._refused: dict[str, None] = {}
 
+    def reconfigure(self, allow_hosts: Iterable[str]) -> None:
+        """A config reload: the relay's origin (it may have moved) and ``allow_hosts``."""
+        self._policy = DownloadPolicy.of(self._relay.root, allow_hosts)
+
     def linkable(self, url: str) -> bool:
         """Whether ``url`` may be shown to a user as a link: http(s), not a non-public address
         (a literal one, or one a download of it was refused for)."""

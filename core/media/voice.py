@@ -34,6 +34,10 @@ class Voice:
         self._stt = transcribe_model
         self._tts = tts_model
 
+    def reconfigure(self, settings: VoiceSettings, transcribe_model: str, tts_model: str) -> None:
+        """A config reload: limits, voice and models for the next voice note."""
+        self._settings, self._stt, self._tts = settings, transcribe_model, tts_model
+
     @property
     def show_transcript(self) -> bool:
         return self._settings.show_transcript

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayTooLargeError
+from core.metrics import Metrics
 from core.relay.body import BodyLimits, read_body, read_error_body
 from core.relay.errors import REQUEST_ID_HEADER
 from core.relay.sse import DONE, OverLimit, SSEParser, sse_lines
@@ -34,6 +35,7 @@ class ChatMixin:
         _timeout: httpx.Timeout
         _batch_s: float
         _limits: BodyLimits
+        metrics: Metrics
 
         async def _http(self) -> httpx.AsyncClient: ...
         def _url(self, route: str) -> str: ...
@@ -93,6 +95,7 @@ class ChatMixin:
                         raw = await read_error_body(resp, self._limits.error)
                         raise self._classify(resp.status_code, raw, resp.headers)
                     opened = True  # from here on: no retry, whatever happens
+                    self.metrics.relay_request("chat", model, "")
                     async for event in self._events(resp):
                         yield event
                     return
@@ -104,6 +107,7 @@ class ChatMixin:
                 if opened:
                     raise
                 error = exc
+            self.metrics.relay_request("chat", model, error.code)
             await self._retry_or_raise(error, attempt, "POST /v1/chat/completions (stream)")
             attempt += 1
 

@@ -16,6 +16,7 @@ from typing import Any, Self
 import httpx
 
 from core.errors import RelayBadResponseError, RelayError, RelayNetworkError, RelayTimeoutError
+from core.metrics import NO_METRICS, Metrics
 from core.relay.body import BodyLimits, read_body, read_error_body
 from core.relay.chat import ChatMixin
 from core.relay.download import DownloadPolicy, Resolver, fetch_media, system_resolver
@@ -54,7 +55,28 @@ class RelayClient(ChatMixin):
         jitter: Callable[[], float] = random.random,
         batch_s: float = BATCH_S,
         limits: BodyLimits | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self.metrics = metrics
+        self.reconfigure(base_url, api_key, timeout_s, connect_timeout_s, max_retries, backoff_s)
+        self._client = client
+        self._owns_client = False
+        self._sleep = sleep
+        self._jitter = jitter
+        self._batch_s = batch_s
+        self._limits = limits or BodyLimits()  # size caps of what the relay sends
+
+    def reconfigure(
+        self,
+        base_url: str,
+        api_key: str,
+        timeout_s: float = 120,
+        connect_timeout_s: float = 10,
+        max_retries: int = 2,
+        backoff_s: float = 1.0,
+    ) -> None:
+        """Where and how to call the relay; a reload calls it again. A request already sent
+        finishes with what it started with; the next one uses the new values."""
         self.root = normalize_base_url(base_url)
         self._key = api_key
         self._secrets = tuple(
@@ -63,12 +85,6 @@ class RelayClient(ChatMixin):
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._max_retries = max(0, max_retries)
         self._backoff_s = backoff_s
-        self._client = client
-        self._owns_client = False
-        self._sleep = sleep
-        self._jitter = jitter
-        self._batch_s = batch_s
-        self._limits = limits or BodyLimits()  # size caps of what the relay sends
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,9 +222,11 @@ class RelayClient(ChatMixin):
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc) from None
             except RelayError as exc:
+                self.metrics.relay_request(_kind(path), _model(body), exc.code)
                 await self._retry_or_raise(exc, attempt, what, retry=retry)
                 attempt += 1
                 continue
+            self.metrics.relay_request(_kind(path), _model(body), "")
             if not decode:
                 return (content, answer_headers), request_id
             try:
@@ -321,3 +339,16 @@ class RelayClient(ChatMixin):
         if not isinstance(items, list):
             raise self._bad_response("model list without a data array", request_id)
         return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+def _kind(path: str) -> str:
+    """The route family of ``path`` for metrics: /v1/images/... -> images, /mj/... -> mj."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "v1":
+        parts = parts[1:]
+    return parts[0] if parts else "-"
+
+
+def _model(body: Any) -> str:
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else "-"

@@ -1,0 +1,1 @@
+"""Operations: /healthz, Prometheus /metrics and config hot reload (README "Operations")."""
