@@ -76,6 +76,7 @@ JOB_STATUS = {
     js.TIMED_OUT: "failed",
     js.IN_DOUBT: "failed",
 }
+KINDS = {"mj": "midjourney", "suno": "song"}  # job family -> the kind the plugin sees
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9.\-]+")
 
 Part = dict[str, Any]
@@ -393,7 +394,7 @@ class WeChatAdapter:
             return {"job_id": f"j_{job_id}", "status": "unknown"}
         return {
             "job_id": f"j_{job.id}",
-            "kind": job.family,
+            "kind": KINDS.get(job.family, job.family),
             "status": JOB_STATUS.get(job.state, job.state),
             "progress": job.progress,
         }
@@ -543,9 +544,7 @@ class WeChatAdapter:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return self._error(400, "delivery_ids: must be a list of strings")
         results = body.get("results") or {}
-        if not isinstance(results, dict) or not all(
-            isinstance(v, str) for v in results.values()
-        ):
+        if not isinstance(results, dict) or not all(isinstance(v, str) for v in results.values()):
             return self._error(400, "results: must map delivery ids to strings")
         acked = await self._bridge.ack(
             self._config.instance, {i: str(results.get(i, "sent"))[:64] for i in ids}
@@ -566,7 +565,7 @@ class WeChatAdapter:
             return web.json_response(
                 {
                     "job_id": job_id,
-                    "kind": job.family,
+                    "kind": KINDS.get(job.family, job.family),
                     "status": JOB_STATUS.get(job.state, job.state),
                     "progress": job.progress,
                     "parts": await self._bridge.job_parts(job_id),
@@ -577,8 +576,13 @@ class WeChatAdapter:
             running = any(t.get_name() == f"wechat-{job_id}" for t in self._tasks)
             status = "running" if running else "succeeded" if parts else "unknown"
             return web.json_response(
-                {"job_id": job_id, "kind": "answer", "status": status, "progress": 0,
-                 "parts": parts}
+                {
+                    "job_id": job_id,
+                    "kind": "answer",
+                    "status": status,
+                    "progress": 0,
+                    "parts": parts,
+                }
             )
         return self._error(404, "no such job")
 
@@ -587,9 +591,13 @@ class WeChatAdapter:
         if refused is not None:
             return refused
         return web.json_response(
-            {"ok": True, "api": "v1", "instance": self._config.instance,
-             "max_text_chars": self._config.max_text_chars,
-             "max_attachment_bytes": self._max_attachment}
+            {
+                "ok": True,
+                "api": "v1",
+                "instance": self._config.instance,
+                "max_text_chars": self._config.max_text_chars,
+                "max_attachment_bytes": self._max_attachment,
+            }
         )
 
     async def _get_media(self, request: web.Request) -> web.StreamResponse:

@@ -209,9 +209,7 @@ class BridgeStore:
         async with self._store.transaction() as db:
             await db.execute("DELETE FROM wechat_media WHERE expires_at <= ?", (now,))
             await db.execute("DELETE FROM wechat_outbox WHERE expires_at <= ?", (now,))
-            await db.execute(
-                "DELETE FROM wechat_messages WHERE created_at < ?", (messages_before,)
-            )
+            await db.execute("DELETE FROM wechat_messages WHERE created_at < ?", (messages_before,))
 
 
 __all__ = ["BridgeStore", "Delivery", "Media"]
