@@ -374,3 +374,30 @@ async def test_other_routes_need_the_token(
         assert ok.status_code == (200 if path == "/health" else 404)
         if path == "/health":
             assert json.loads(ok.text)["api"] == "v1"
+
+
+async def test_an_answer_slower_than_answer_within_s_follows_through_the_outbox(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    release = asyncio.Event()
+    fake_relay.enqueue(Stream(chunks=["slow ", "answer"], hold=release))
+    settings = wechat_settings(tmp_path, fake_relay, "  answer_within_s: 0.3\n")
+    async with running_bridge(settings) as bridge:
+        reply = (await bridge.post(message("think hard"))).json()
+        assert reply["replies"] == [
+            {"type": "text", "text": "Still working on it; the answer will follow by itself."}
+        ]
+        assert reply["jobs"] == [
+            {"job_id": reply["request_id"], "kind": "answer", "status": "running"}
+        ]
+        release.set()
+        deliveries = await collect_until(bridge, lambda seen: bool(seen))
+        assert deliveries[0]["job_id"] == reply["request_id"]
+        assert deliveries[0]["parts"] == [{"type": "text", "text": "slow answer"}]
+        job = await bridge.client.get(
+            f"{bridge.url}/jobs/{reply['request_id']}", headers=bridge.headers()
+        )
+        assert job.json()["status"] == "succeeded"
+        again = await bridge.post(message("think hard"))  # the same message: the same reply
+        assert again.json() == reply
+    assert len(chat_requests(fake_relay)) == 1
