@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import io
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,25 +52,58 @@ class RecordingChannel:
 
 
 @pytest.fixture
-def cow() -> Iterator[SimpleNamespace]:
-    """The CoW stand-ins importable, the plugin folder inside ``plugins`` (as when copied
-    there); everything is removed again afterwards."""
-    sys.path.insert(0, str(STUBS))
+def cow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """The CoW modules importable (the stand-ins, or a real CoW checkout named by the
+    environment variable COW_DIR), with the plugin folder inside ``plugins`` as when copied
+    there; everything is removed again afterwards."""
+    cow_dir = os.environ.get("COW_DIR")
+    root = Path(cow_dir).resolve() if cow_dir else STUBS
+    if cow_dir:
+        monkeypatch.chdir(tmp_path)  # CoW's logger writes run.log into the current folder
+    sys.path.insert(0, str(root))
     try:
         plugins = importlib.import_module("plugins")
         plugins.__path__.append(str(PLUGIN_PARENT))
-        config = importlib.import_module("config")
+        if hasattr(plugins, "instance"):  # real CoW: register() needs the plugin's path
+            plugins.instance.current_plugin_path = str(PLUGIN_PARENT / "relaybot")
         yield SimpleNamespace(
             plugins=plugins,
-            config=config,
+            config=importlib.import_module("config"),
             context=importlib.import_module("bridge.context"),
             reply=importlib.import_module("bridge.reply"),
         )
     finally:
-        sys.path.remove(str(STUBS))
+        if cow_dir:
+            _close_cow_logger()
+        sys.path.remove(str(root))
         for name in list(sys.modules):
             if name.split(".")[0] in COW_MODULES:
                 del sys.modules[name]
+
+
+def _close_cow_logger() -> None:
+    """CoW's logger writes to a TextIOWrapper around ``sys.stdout.buffer``: detach it before
+    the logger is dropped, or closing the wrapper closes pytest's captured stdout."""
+    log = logging.getLogger("log")
+    for handler in list(log.handlers):
+        stream = getattr(handler, "stream", None)
+        ours = stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+        if (
+            not isinstance(handler, logging.FileHandler)
+            and isinstance(stream, io.TextIOWrapper)
+            and not ours
+        ):
+            stream.flush()
+            stream.detach()
+        else:
+            handler.close()
+        log.removeHandler(handler)
+
+
+def plugin_class(cow: SimpleNamespace) -> Any:
+    if hasattr(cow.plugins, "instance"):
+        return cow.plugins.instance.plugins["RELAYBOT"]
+    return cow.plugins.registered["RELAYBOT"]
 
 
 def load_plugin(cow: SimpleNamespace, url: str, state_dir: Path) -> Any:
@@ -85,7 +121,7 @@ def load_plugin(cow: SimpleNamespace, url: str, state_dir: Path) -> Any:
         }
     )
     importlib.import_module("plugins.relaybot")
-    return cow.plugins.registered["RELAYBOT"]()
+    return plugin_class(cow)()
 
 
 async def stop_plugin(plugin: Any) -> None:

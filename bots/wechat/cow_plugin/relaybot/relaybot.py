@@ -65,6 +65,15 @@ MIME_BY_EXT = {
 }
 
 
+def _conf(key, default=None):
+    """A CoW setting; 1.7.6 raises for a key it does not list, 2.x returns the default."""
+    try:
+        value = conf().get(key, default)
+    except Exception:
+        return default
+    return default if value is None else value
+
+
 def _setting(config, key, env, default):
     value = config.get(key) if config else None
     if value in (None, ""):
@@ -129,7 +138,7 @@ class Relaybot(Plugin):
             if text.startswith(self.pass_prefixes):
                 return  # godcmd admin commands (#…) and other plugins' prefixes
         channel = e_context["channel"]
-        channel_type = context.get("channel_type") or conf().get("channel_type", "")
+        channel_type = context.get("channel_type") or _conf("channel_type", "")
         with self._lock:
             self._channels.setdefault(channel_type, channel)
         try:
@@ -212,7 +221,7 @@ class Relaybot(Plugin):
             "sent_at": int(getattr(msg, "create_time", None) or time.time()),
             "source": {
                 "bridge": "cow",
-                "cow_version": str(conf().get("version", "") or ""),
+                "cow_version": str(_conf("version", "") or ""),
                 "plugin_version": PLUGIN_VERSION,
                 "channel": channel_type,
             },
