@@ -187,6 +187,7 @@ class WeChatAdapter:
 
     async def stop(self) -> None:
         self._stopping.set()  # long polls return now
+        self._new_delivery.set()
         if self._outbox is not None:
             self._outbox.unregister(PLATFORM)
         if self._purger is not None:

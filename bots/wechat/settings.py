@@ -55,9 +55,3 @@ class WeChatSettings(TokenPlatformSection):
     @property
     def tokens(self) -> tuple[str, ...]:
         return tuple(t for t in (self.token, self.token_previous) if t)
-
-    def summary(self) -> list[str]:
-        lines = [f"wechat bridge: /bridge/cow/v1, outbox '{self.instance}'"]
-        if self.token_previous:
-            lines.append("wechat: a previous token is still accepted (rotation)")
-        return lines
