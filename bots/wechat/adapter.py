@@ -178,6 +178,13 @@ class WeChatAdapter:
         if self._outbox is not None:
             self._outbox.register(PLATFORM, self)
         self._purger = asyncio.create_task(self._purge_loop(), name="wechat-purge")
+        http = self._settings.http
+        if not http.public_url and http.listen not in ("127.0.0.1", "localhost", "::1"):
+            log.warning(
+                "http.public_url is not set: media links point at %s, which CoW on another "
+                "machine or container cannot reach; set http.public_url",
+                http.base_url(),
+            )
         log.info(
             "wechat bridge started at %s%s (outbox %s)",
             self._settings.http.base_url(),
@@ -364,7 +371,7 @@ class WeChatAdapter:
         )
         task = asyncio.create_task(self._run(incoming, collector), name=f"wechat-{request_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         done, _ = await asyncio.wait({task}, timeout=self._config.answer_within_s)
         parts = list(collector.parts)
         jobs = [await self._job_view(job_id) for job_id in collector.job_ids]
@@ -372,10 +379,12 @@ class WeChatAdapter:
             collector.deferred = True  # from now on the rest goes to the outbox
             parts.append({"type": "text", "text": STILL_WORKING[self._lang]})
             jobs.append({"job_id": request_id, "kind": "answer", "status": "running"})
-        elif task.exception() is not None:
-            exc = task.exception()
-            log.error("wechat message %s failed", msg.message_id, exc_info=exc)
         return {"request_id": request_id, "replies": parts, "jobs": jobs}
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("wechat %s failed", task.get_name(), exc_info=task.exception())
 
     async def _run(self, incoming: IncomingMessage, collector: _Collector) -> None:
         _COLLECTING.set(collector)  # this task's own context: sends of jobs it submits
@@ -614,7 +623,11 @@ class WeChatAdapter:
         return web.Response(
             body=media.data,
             content_type=media.mime,
-            headers={"Content-Disposition": f'inline; filename="{media.filename}"'},
+            headers={
+                "Content-Disposition": f'inline; filename="{media.filename}"',
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, max-age=3600",
+            },
         )
 
 
