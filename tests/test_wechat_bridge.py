@@ -194,8 +194,9 @@ async def test_the_same_message_id_twice_is_answered_once_with_the_same_reply(
 
 
 async def test_a_missing_or_wrong_token_is_refused_and_touches_nothing(
-    tmp_path: Path, fake_relay: FakeRelay
+    tmp_path: Path, fake_relay: FakeRelay, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG")
     async with running_bridge(wechat_settings(tmp_path, fake_relay)) as bridge:
         url = bridge.url
         no_token = await bridge.client.post(f"{url}/messages", json=message("hi"))
@@ -209,6 +210,7 @@ async def test_a_missing_or_wrong_token_is_refused_and_touches_nothing(
         # the previous token still works during a rotation
         old = await bridge.post(message("hi", "cow:weixin:2"), token=OLD_TOKEN)
         assert old.status_code == 200
+    assert TOKEN not in caplog.text and OLD_TOKEN not in caplog.text
 
 
 async def test_bad_bodies_get_400_with_a_reason_and_oversized_ones_413(
