@@ -9,6 +9,7 @@ import importlib
 import io
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,3 +295,24 @@ async def test_when_relaybot_is_down_the_user_gets_a_short_text(
         assert plugin._thread.is_alive()  # the poller keeps trying in the background
     finally:
         await stop_plugin(plugin)
+
+
+@pytest.mark.parametrize("channel_type", ["weixin", "wechatcom_app"])
+async def test_spoken_replies_are_files_where_the_channel_can_send_files_else_links(
+    tmp_path: Path, fake_relay: FakeRelay, cow: SimpleNamespace, channel_type: str
+) -> None:
+    async with running_bridge(wechat_settings(tmp_path, fake_relay)) as bridge:
+        plugin = load_plugin(cow, bridge.app.settings.http.base_url(), tmp_path)
+        try:
+            channel = RecordingChannel(channel_type, cow.reply.ReplyType)
+            context = context_of(cow, "TEXT", "/tts hello there", channel=channel_type)
+            event = await handle(cow, plugin, channel, context)
+        finally:
+            await stop_plugin(plugin)
+    reply = event["reply"]
+    if channel_type == "weixin":
+        assert reply.type.name == "FILE" and reply.content.endswith(".mp3")
+        assert Path(reply.content).read_bytes()  # downloaded from relaybot's signed link
+        shutil.rmtree(Path(reply.content).parent)
+    else:  # wechatcom_app sends no files: the link as text
+        assert reply.type.name == "TEXT" and "/bridge/cow/v1/media/" in reply.content

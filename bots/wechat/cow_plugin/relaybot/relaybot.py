@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -26,6 +27,7 @@ from .client import BridgeClient, BridgeError
 
 PLUGIN_VERSION = "0.1.0"
 THREAD_NAME = "relaybot-outbox"
+TMP_PREFIX = "relaybot-cow-"
 JOB_MEMORY_S = 24 * 3600
 DELIVERED_KEEP = 2000
 DEFAULT_FALLBACK = (
@@ -318,7 +320,8 @@ class Relaybot(Plugin):
             logger.warning(f"[relaybot] {exc}")
             return link
         name = os.path.basename(part.get("filename") or "file.bin")
-        folder = tempfile.mkdtemp(prefix="relaybot-")
+        _sweep_old_files()
+        folder = tempfile.mkdtemp(prefix=TMP_PREFIX)
         path = os.path.join(folder, name)
         with open(path, "wb") as file:
             file.write(data)
@@ -435,6 +438,23 @@ class Relaybot(Plugin):
 
     def get_help_text(self, **kwargs):
         return "relaybot: chat, /img, /song, /video, /vision … (send /help)"
+
+
+def _sweep_old_files(max_age_s=3600):
+    """Remove the files this plugin downloaded for CoW more than an hour ago."""
+    root = tempfile.gettempdir()
+    now = time.time()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(TMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            if now - os.path.getmtime(path) > max_age_s:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _rebuilt_context(ref, delivery):
