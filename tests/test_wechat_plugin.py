@@ -312,7 +312,8 @@ async def test_spoken_replies_are_files_where_the_channel_can_send_files_else_li
     reply = event["reply"]
     if channel_type == "weixin":
         assert reply.type.name == "FILE" and reply.content.endswith(".mp3")
-        assert Path(reply.content).read_bytes()  # downloaded from relaybot's signed link
-        shutil.rmtree(Path(reply.content).parent)
+        downloaded = Path(reply.content)  # from relaybot's signed link
+        assert await asyncio.to_thread(downloaded.read_bytes)
+        await asyncio.to_thread(shutil.rmtree, downloaded.parent)
     else:  # wechatcom_app sends no files: the link as text
         assert reply.type.name == "TEXT" and "/bridge/cow/v1/media/" in reply.content
