@@ -390,7 +390,7 @@ async def test_an_answer_slower_than_answer_within_s_follows_through_the_outbox(
             {"type": "text", "text": "Still working on it; the answer will follow by itself."}
         ]
         assert reply["jobs"] == [
-            {"job_id": reply["request_id"], "kind": "answer", "status": "running"}
+            {"job_id": reply["request_id"], "kind": "answer", "status": "running", "eta_s": None}
         ]
         release.set()
         deliveries = await collect_until(bridge, lambda seen: bool(seen))
@@ -403,3 +403,14 @@ async def test_an_answer_slower_than_answer_within_s_follows_through_the_outbox(
         again = await bridge.post(message("think hard"))  # the same message: the same reply
         assert again.json() == reply
     assert len(chat_requests(fake_relay)) == 1
+
+
+async def test_an_attachment_under_the_cap_passes_whatever_the_servers_own_body_limit(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    data = base64.b64encode(bytes(range(256)) * 8000).decode()  # 2 MB, over aiohttp's 1 MB
+    attachment = {"kind": "file", "mime": "application/pdf", "filename": "a.pdf", "data_b64": data}
+    async with running_bridge(wechat_settings(tmp_path, fake_relay)) as bridge:
+        reply = await bridge.post(message("", attachments=[attachment], origin="file"))
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["replies"][0]["type"] == "text"  # "files are not supported here"

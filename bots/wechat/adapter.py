@@ -77,6 +77,7 @@ JOB_STATUS = {
     js.IN_DOUBT: "failed",
 }
 KINDS = {"mj": "midjourney", "suno": "song"}  # job family -> the kind the plugin sees
+ETA_S = {"mj": 60, "suno": 120, "video": 180}  # a rough guess of a job's time, for the plugin
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9.\-]+")
 
 Part = dict[str, Any]
@@ -378,7 +379,9 @@ class WeChatAdapter:
         if not done:
             collector.deferred = True  # from now on the rest goes to the outbox
             parts.append({"type": "text", "text": STILL_WORKING[self._lang]})
-            jobs.append({"job_id": request_id, "kind": "answer", "status": "running"})
+            jobs.append(
+                {"job_id": request_id, "kind": "answer", "status": "running", "eta_s": None}
+            )
         return {"request_id": request_id, "replies": parts, "jobs": jobs}
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
@@ -407,6 +410,7 @@ class WeChatAdapter:
             "kind": KINDS.get(job.family, job.family),
             "status": JOB_STATUS.get(job.state, job.state),
             "progress": job.progress,
+            "eta_s": ETA_S.get(job.family),
         }
 
     # --- reply parts -----------------------------------------------------------------------
