@@ -414,3 +414,23 @@ async def test_an_attachment_under_the_cap_passes_whatever_the_servers_own_body_
         reply = await bridge.post(message("", attachments=[attachment], origin="file"))
         assert reply.status_code == 200, reply.text
         assert reply.json()["replies"][0]["type"] == "text"  # "files are not supported here"
+
+
+async def test_a_group_shared_by_override_has_one_history_for_its_members(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    extra = 'chat:\n  group_overrides:\n    "wechat:wecom_bot:room9": shared\n'
+    settings = make_settings(
+        tmp_path,
+        fake_relay.url,
+        JOBS
+        + extra
+        + f"http:\n  port: {free_port()}\nwechat:\n  enabled: true\n  token: {TOKEN}\n",
+    )
+    group = {"id": "room9", "type": "group"}
+    async with running_bridge(settings) as bridge:
+        for n, who in enumerate(("alice", "bob")):
+            body = message(f"hi from {who}", f"g{n}", sender=who, chat=group, channel="wecom_bot")
+            assert (await bridge.post(body)).status_code == 200
+        turns = await bridge.app.store.recent_turns("wechat:g:wecom_bot:room9", 10)
+    assert [t.content for t in turns if t.role == "user"] == ["hi from alice", "hi from bob"]
