@@ -434,3 +434,19 @@ async def test_a_group_shared_by_override_has_one_history_for_its_members(
             assert (await bridge.post(body)).status_code == 200
         turns = await bridge.app.store.recent_turns("wechat:g:wecom_bot:room9", 10)
     assert [t.content for t in turns if t.role == "user"] == ["hi from alice", "hi from bob"]
+
+
+async def test_a_message_a_previous_run_began_is_not_answered_again(
+    tmp_path: Path, fake_relay: FakeRelay
+) -> None:
+    async with running_bridge(wechat_settings(tmp_path, fake_relay)) as bridge:
+        # the process stopped between taking the message and storing its reply
+        assert await bridge.adapter._bridge.claim("cow", "cow:weixin:5", "r_earlier")
+        reply = await bridge.post(message("hello?", "cow:weixin:5"))
+        assert reply.json() == {
+            "request_id": "r_earlier",
+            "replies": [],
+            "jobs": [],
+            "duplicate": True,
+        }
+    assert chat_requests(fake_relay) == []

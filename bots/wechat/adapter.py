@@ -295,20 +295,34 @@ class WeChatAdapter:
         return web.json_response(reply)
 
     async def _answer_once(self, msg: WireMessage) -> dict[str, Any]:
-        """The reply to ``msg``; the same message again gets the same reply, answered once."""
-        instance = self._config.instance
+        """The reply to ``msg``; the same message again gets the same reply, answered once.
+        A repeat while the first is being answered waits for that answer."""
         running = self._inflight.get(msg.message_id)
         if running is not None:
             return await asyncio.shield(running)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._inflight[msg.message_id] = future  # before any await: repeats find it
+        try:
+            reply = await self._answer_or_recall(msg)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning
+            raise
+        finally:
+            del self._inflight[msg.message_id]
+        future.set_result(reply)
+        return reply
+
+    async def _answer_or_recall(self, msg: WireMessage) -> dict[str, Any]:
+        instance = self._config.instance
         found = await self._bridge.answered(instance, msg.message_id)
         if found is None:
             request_id = "r_" + secrets.token_hex(6)
             if await self._bridge.claim(instance, msg.message_id, request_id):
-                return await self._answer_claimed(msg, request_id)
+                reply = await self._answer(msg, request_id)
+                await self._bridge.save_reply(instance, msg.message_id, reply)
+                return reply
             found = await self._bridge.answered(instance, msg.message_id)
-        running = self._inflight.get(msg.message_id)
-        if running is not None:
-            return await asyncio.shield(running)
         if found is not None and found[1] is not None:
             log.info("wechat duplicate message %s: stored reply", msg.message_id)
             stored: dict[str, Any] = json.loads(found[1])
@@ -316,21 +330,6 @@ class WeChatAdapter:
         # Claimed by a run that stopped before answering: never answered twice.
         request_id = found[0] if found else ""
         return {"request_id": request_id, "replies": [], "jobs": [], "duplicate": True}
-
-    async def _answer_claimed(self, msg: WireMessage, request_id: str) -> dict[str, Any]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._inflight[msg.message_id] = future
-        try:
-            reply = await self._answer(msg, request_id)
-            await self._bridge.save_reply(self._config.instance, msg.message_id, reply)
-            future.set_result(reply)
-            return reply
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning
-            raise
-        finally:
-            del self._inflight[msg.message_id]
 
     def _incoming(self, msg: WireMessage) -> IncomingMessage:
         channel = msg.channel
