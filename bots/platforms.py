@@ -27,7 +27,7 @@ class Platform:
 PLATFORMS: tuple[Platform, ...] = (
     Platform("telegram", TelegramSettings, "bots.telegram.adapter:TelegramAdapter"),
     Platform("discord", DiscordSettings),
-    Platform("wechat", WeChatSettings),
+    Platform("wechat", WeChatSettings, "bots.wechat.adapter:WeChatAdapter"),
 )
 
 # What ``load_config(sections=...)`` takes: the section of each platform, by YAML key.

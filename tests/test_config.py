@@ -362,17 +362,19 @@ SECRETS_TEXT = (
     "relay:\n  base_url: https://relay.test/v1\n  api_key: ${KEY}\n"
     "telegram:\n  enabled: true\n  token: ${TG}\n"
     "discord:\n  token: ''\n"
-    "wechat:\n  enabled: true\n"
+    "wechat:\n  enabled: true\n  token: ${WX}\n"
 )
-SECRETS_ENV = {"KEY": "sk-relay-secret", "TG": "123456:tg-secret"}
+SECRETS_ENV = {"KEY": "sk-relay-secret", "TG": "123456:tg-secret", "WX": "wx-bridge-secret"}
 
 
 def test_secrets_lists_every_non_empty_secret() -> None:
     settings = parse(SECRETS_TEXT, SECRETS_ENV)
-    assert settings.secrets() == ("sk-relay-secret", "123456:tg-secret")
+    assert settings.secrets() == ("sk-relay-secret", "123456:tg-secret", "wx-bridge-secret")
     with_discord = SECRETS_TEXT.replace("discord:\n  token: ''", "discord:\n  token: dc-secret")
     discord_too = parse(with_discord, SECRETS_ENV)
-    assert discord_too.secrets() == ("sk-relay-secret", "123456:tg-secret", "dc-secret")
+    assert discord_too.secrets() == (
+        "sk-relay-secret", "123456:tg-secret", "dc-secret", "wx-bridge-secret"
+    )
 
 
 def test_summary_describes_the_config_without_secrets() -> None:

@@ -51,7 +51,7 @@ def _platform_folders() -> list[str]:
     return sorted(
         p.name
         for p in (ROOT / "bots").iterdir()
-        if p.is_dir() and (p / "__init__.py").is_file() and p.name != SHARED
+        if p.is_dir() and (p / "__init__.py").is_file() and p.name not in (SHARED, "http")
     )
 
 

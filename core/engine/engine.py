@@ -129,6 +129,11 @@ class Engine:
         return self._locks
 
     @property
+    def store(self) -> SqliteStore:
+        """The database, for an adapter that keeps tables of its own (the WeChat bridge)."""
+        return self._store
+
+    @property
     def in_flight(self) -> int:
         """Messages being handled right now (running or waiting for their conversation)."""
         return self._in_flight

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -30,6 +31,17 @@ MAX_BACKOFF_S = 60.0
 MAX_DELIVERY_ATTEMPTS = 5
 IDLE_WAIT_S = 3600.0
 RETRY_S = 1.0  # first pause after the poll loop failed (database error); doubles to 60 s
+# The job a send through the outbox is about, while it runs (a sink may label its messages).
+SENDING_FOR_JOB: ContextVar[int | None] = ContextVar("sending_for_job", default=None)
+
+
+@contextlib.contextmanager
+def _about(job_id: int) -> Iterator[None]:
+    token = SENDING_FOR_JOB.set(job_id)
+    try:
+        yield
+    finally:
+        SENDING_FOR_JOB.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +250,8 @@ class JobRunner:
             conv_key,
         )
         status = t("job.queued", dest.lang, id=job.id, what=backend.describe(job, dest.lang))
-        ids = await self._send(dest, [FinalText(status, markdown=False)])
+        with _about(job.id):
+            ids = await self._send(dest, [FinalText(status, markdown=False)])
         if ids:
             await self.jobs.update(job.id, status_message_id=ids[0])
         self._wake.set()
@@ -383,7 +396,8 @@ class JobRunner:
                     return
                 sending = True
                 try:
-                    ids = await self._outbox.send(job.dest, self._shape(job.dest, events))
+                    with _about(job.id):
+                        ids = await self._outbox.send(job.dest, self._shape(job.dest, events))
                 except NothingSent as exc:
                     await self._retry_later(backend, job, exc)
                     return
@@ -464,10 +478,12 @@ class JobRunner:
             FinalText(text, markdown=False),
             await tokenize(self._store, ButtonRows(((button,),))),
         ]
-        await self._send(job.dest, events)
+        with _about(job.id):
+            await self._send(job.dest, events)
 
     async def _tell(self, job: Job, text: str) -> None:
-        await self._send(job.dest, [FinalText(text, markdown=False)])
+        with _about(job.id):
+            await self._send(job.dest, [FinalText(text, markdown=False)])
 
     async def _status(self, job: Job, text: str, *, final: bool = True) -> None:
         """Show ``text`` in the job's status message, or as a new message if it has none.

@@ -146,6 +146,54 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, platform, user_id, chat, kind, model)
     );
     """,
+    # issue 11: the WeChat bridge (bots/wechat/store.py): messages answered (dedupe by
+    # message_id), the outbox of deliveries, stored media behind signed links, the
+    # conversation_ref of each conversation, and the key that signs media links.
+    """
+    CREATE TABLE wechat_messages (
+        instance TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        reply TEXT,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (instance, message_id)
+    );
+    CREATE TABLE wechat_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL UNIQUE,
+        instance TEXT NOT NULL,
+        job_id TEXT,
+        status TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        parts TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        visible_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        acked_at REAL,
+        result TEXT
+    );
+    CREATE INDEX wechat_outbox_open ON wechat_outbox (instance, acked_at, visible_at);
+    CREATE TABLE wechat_media (
+        id TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE wechat_refs (
+        chat_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE TABLE wechat_keys (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    """,
 )
 
 
