@@ -82,9 +82,11 @@ class TelegramSender:
         and deletes are ``idempotent`` and are retried)."""
         failures = 0
         for _ in range(MAX_ATTEMPTS + NETWORK_TRIES):
-            if not wait and self.gate.ready_in(target.key, target.group) > 0:
+            if wait:
+                ticket = await self.gate.acquire(target.key, target.group)
+            elif (ticket := self.gate.try_acquire(target.key, target.group)) is None:
                 raise Skipped(what)
-            await self.gate.acquire(target.key, target.group)
+            pause = 0.0
             try:
                 return await make()
             except RetryAfter as exc:
@@ -93,7 +95,7 @@ class TelegramSender:
                     if isinstance(exc.retry_after, int | float)
                     else exc.retry_after.total_seconds()
                 )
-                self.gate.penalize(target.key, seconds)
+                self.gate.penalize(target.key, seconds)  # before the slot is given back
                 log.warning("flood control chat=%s %s: retry after %gs", target.key, what, seconds)
                 if not wait:
                     raise Skipped(what) from None
@@ -111,7 +113,11 @@ class TelegramSender:
                 )
                 if not wait or failures >= NETWORK_TRIES:
                     raise
-                await asyncio.sleep(self.retry_s * 2 ** (failures - 1))
+                pause = self.retry_s * 2 ** (failures - 1)
+            finally:
+                self.gate.release(ticket)  # the call counts from when its answer came back
+            if pause:
+                await asyncio.sleep(pause)
         raise NetworkError(f"{what}: still flood-limited after {MAX_ATTEMPTS} tries")
 
     def _common(self, target: Target) -> dict[str, Any]:
@@ -128,8 +134,11 @@ class TelegramSender:
         *,
         wait: bool = True,
         reply: bool = True,
+        fresh: Callable[[], tuple[Rendered, InlineKeyboardMarkup | None]] | None = None,
     ) -> Message:
-        """Send a new message, as HTML, or as plain text if Telegram rejects the HTML."""
+        """Send a new message, as HTML, or as plain text if Telegram rejects the HTML.
+        ``fresh`` gives the text and buttons when the call's turn comes (a streamed answer
+        waiting in line sends what it has by then)."""
         args = self._common(target)
         if reply and target.reply_to is not None:
             args["reply_parameters"] = ReplyParameters(
@@ -137,6 +146,9 @@ class TelegramSender:
             )
 
         async def html() -> Message:
+            nonlocal text, markup
+            if fresh is not None:
+                text, markup = fresh()
             return await self.bot.send_message(
                 text=text.html,
                 parse_mode=ParseMode.HTML,
