@@ -79,6 +79,16 @@ def test_the_gate_and_the_fake_bot_api_agree_on_the_edge_of_a_window() -> None:
     assert now == 4.0
 
 
+def test_the_fake_bot_api_says_how_long_until_the_call_would_fit() -> None:
+    fake = FloodControl()
+    limits = FakeLimits(per_chat_per_s=1, per_group_per_min=20, global_per_s=30)
+    for n in range(20):
+        assert fake.check(limits, -5, float(n)) is None
+    assert fake.check(limits, -5, 20.5) == 40  # the group's first call leaves at 60.0
+    assert fake.remaining(-5, 20.5) == 40
+    assert fake.check(limits, 6, 20.5) is None  # another chat is not refused
+
+
 def test_waiting_calls_go_in_order_of_arrival() -> None:
     p = plan(chat=1, overall=2)
     tickets = [p.enqueue(str(n), False, 0.0) for n in range(6)]

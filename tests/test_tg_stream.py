@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -102,4 +103,31 @@ async def test_rejected_html_while_streaming_falls_back_to_plain_text(fake: Fake
     answer.add(" and more")
     await answer.finish()
     assert shown(fake) == ["Bold start and more"]
+    await sender.bot.shutdown()
+
+
+async def test_many_chats_streaming_at_once_all_complete_with_no_429(fake: FakeTelegram) -> None:
+    # Telegram's kind of limits, scaled up to keep the test short; the gate and the fake
+    # enforce the same ones. 44 private chats and 6 groups stream at once, more calls than
+    # a second of the global budget: every answer must end complete, none refused.
+    fake.flood = FakeFlood(per_chat_per_s=10, per_group_per_min=12, global_per_s=40)
+    sender = await _sender(fake)
+    sender.gate = FloodGate(FloodLimits(10, 12, 40))
+    chats = [2000 + n for n in range(44)] + [-1009000 - n for n in range(6)]
+    for chat in chats:
+        fake.add_chat(chat, chat_type="supergroup" if chat < 0 else None)
+    words = [f"word{i} " for i in range(40)]
+
+    async def stream(chat: int) -> None:
+        answer = StreamingAnswer(sender, Target(chat, chat < 0), interval_s=0.05)
+        for word in words:
+            answer.add(word)
+            await asyncio.sleep(0.005)  # a model's pace, so that edits are worth making
+        await answer.finish()
+
+    await asyncio.gather(*(stream(chat) for chat in chats))
+    full = "".join(words).strip()
+    for chat in chats:
+        assert [m.text for m in fake.messages(chat)] == [full]
+    assert not [c for c in fake.calls if c.status == 429]
     await sender.bot.shutdown()
