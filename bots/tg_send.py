@@ -49,7 +49,7 @@ class ChatGone(Exception):
 
 
 class Skipped(Exception):
-    """A call that was not worth waiting for (a streaming edit during a flood wait)."""
+    """A call that was not worth waiting for (a streaming edit when the budget is short)."""
 
 
 def _is(exc: TelegramError, fragment: str) -> bool:

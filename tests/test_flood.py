@@ -186,6 +186,16 @@ def test_a_call_that_gives_up_leaves_the_line() -> None:
     assert p.try_take("c", False, 1.0) is not None
 
 
+def test_other_platforms_bring_their_own_windows() -> None:
+    # Discord: 5 messages per 5 s per channel, no group limit.
+    p = FloodPlan(Rules(chat=Window(5, 5.0), overall=Window(50, 1.0)))
+    for n in range(5):
+        call(p, "channel", float(n) / 10, group=True)
+    sixth = p.enqueue("channel", True, 0.5)
+    assert p.next_at(0.5) == 5.0
+    assert p.grant(5.0) == [sixth]
+
+
 def test_forget_idle_drops_old_state() -> None:
     p = plan()
     call(p, "1", 0.0, group=True)
