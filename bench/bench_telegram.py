@@ -57,7 +57,9 @@ class Fakes:
 
     async def until(self, chat: int, suffix: str, want: int) -> None:
         """Block (in a thread, costing no CPU) until the fakes see the answers complete."""
-        await asyncio.to_thread(self.ask, f"wait {chat} {suffix} {want}")
+        reply = await asyncio.to_thread(self.ask, f"wait {chat} {suffix} {want}")
+        if reply != "ok":
+            raise SystemExit(reply)
 
     def close(self) -> None:
         self.proc.terminate()

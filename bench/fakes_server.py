@@ -2,7 +2,8 @@
 
 Prints ``<relay url> <bot api root>`` once both listen, then answers one line per command:
   send CHAT TEXT             a user message (groups: negative CHAT); prints ok
-  wait CHAT SUFFIX N         prints ok once N bot messages in CHAT end with SUFFIX
+  wait CHAT SUFFIX N         prints ok once N bot messages in CHAT end with SUFFIX (or, after
+                             120 s, a line that says it timed out)
   calls                      prints the number of Bot API calls except getUpdates/getMe/...
   429                        prints how many calls were refused with 429
   flood PER_S PER_MIN        turns on Telegram-like flood control in the fake
@@ -185,9 +186,13 @@ async def main() -> None:
                 out = "ok"
             elif cmd == "wait":
                 chat, suffix, want = int(args[0]), args[1], int(args[2])
-                while sum((m.text or "").endswith(suffix) for m in tg.messages(chat)) < want:  # noqa: ASYNC110
-                    await asyncio.sleep(0.005)
+                deadline = time.monotonic() + 120
                 out = "ok"
+                while sum((m.text or "").endswith(suffix) for m in tg.messages(chat)) < want:  # noqa: ASYNC110
+                    if time.monotonic() > deadline:
+                        out = f"timeout: {want} answers ending in {suffix} not complete in 120 s"
+                        break
+                    await asyncio.sleep(0.005)
             elif cmd == "calls":
                 out = str(sum(1 for c in tg.calls if c.method not in SETUP))
             elif cmd == "dump":
