@@ -131,3 +131,21 @@ async def test_many_chats_streaming_at_once_all_complete_with_no_429(fake: FakeT
         assert [m.text for m in fake.messages(chat)] == [full]
     assert not [c for c in fake.calls if c.status == 429]
     await sender.bot.shutdown()
+
+
+async def test_a_first_text_that_waited_in_line_sends_all_there_is_by_its_turn(
+    fake: FakeTelegram,
+) -> None:
+    sender = await _sender(fake, per_chat_per_s=1)
+    held = await sender.gate.acquire(str(CHAT), False)  # a call on its way holds the chat
+    answer = StreamingAnswer(sender, Target(CHAT, False), interval_s=0.01)
+    answer.add("Hello")
+    await fake.wait_for(lambda: sender.gate.waiting == 1)  # the first text is in line
+    answer.add(", world")
+    finishing = asyncio.create_task(answer.finish())  # the answer ends while it waits
+    await fake.wait_for(lambda: answer._closed.is_set())
+    sender.gate.release(held)
+    await finishing
+    assert shown(fake) == ["Hello, world"]
+    assert [c.method for c in fake.calls if c.method != "getMe"] == ["sendMessage"]  # one call
+    await sender.bot.shutdown()
