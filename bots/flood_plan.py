@@ -255,9 +255,12 @@ class FloodPlan:
         if self._all.free_at(now) > now:
             return None
         if self._queues:
+            # Heads due within a window, or held by a call of their own chat on its way.
             horizon = now + self._all.span
             soon = sum(
-                1 for k, q in self._queues.items() if self._own_at(k, q[0].group, now) < horizon
+                1
+                for k, q in self._queues.items()
+                if not horizon <= self._own_at(k, q[0].group, now) < INF
             )
             if soon and self._all.free_at(now, spare=soon) > now:
                 return None

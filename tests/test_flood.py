@@ -147,6 +147,14 @@ def test_an_edit_goes_only_when_no_waiting_call_wants_the_slot() -> None:
     assert p.grant(1.5) == [waiting]
 
 
+def test_an_edit_leaves_the_slot_of_a_call_waiting_for_its_own_chat() -> None:
+    p = plan(chat=1, overall=2)
+    on_way = p.enqueue("x", False, 0.0)
+    assert p.grant(0.0) == [on_way]
+    p.enqueue("x", False, 0.1)  # waits for the answer to the call on its way
+    assert p.try_take("b", False, 0.1) is None  # the last global slot is the waiter's
+
+
 def test_an_edit_never_takes_the_last_slot_of_a_group() -> None:
     p = plan(chat=100, overall=100, group=3)
     call(p, "-1", 0.0, group=True)
