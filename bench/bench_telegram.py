@@ -169,6 +169,7 @@ def print_load(load: dict[str, Any], users: int, load_s: float, pace: float) -> 
         ("first", "first text"),
         ("final", "final text"),
         ("first_beyond_global", "first text beyond the global limit's wait"),
+        ("to_relay", "from the user's message to the bot's request to the relay"),
     ):
         q = load[name]
         print(

@@ -40,6 +40,7 @@ GLOBAL_PER_S = 30
 class Answer:
     chat: int
     asked: float  # when the user's message was queued for getUpdates
+    relayed: float | None = None  # when the relay got the bot's request for the answer
     first: float | None = None  # when the fake accepted the first call showing text
     final: float | None = None  # ...and the one that showed the complete answer
     calls: int = 0
@@ -62,7 +63,7 @@ class Load:
     def ask(self, chat: int) -> None:
         self.relay.enqueue(Stream(chunks=LOAD_PIECES, pace_s=self.pace))
         self.open[chat] = Answer(chat, time.monotonic())
-        self.tg.send_text(chat, f"question {len(self.done)}")
+        self.tg.send_text(chat, f"question {chat} {len(self.done)}")
 
     def seen(self, chat: int, text: str, now: float) -> None:
         answer = self.open.get(chat)
@@ -91,6 +92,17 @@ class Load:
                 return result
 
             self.tg._handlers[method] = (name, watched)
+        record = self.relay._record
+
+        async def recorded(request: Any) -> Any:
+            rid, body = await record(request)
+            words = str(body["messages"][-1]["content"]).split()
+            answer = self.open.get(int(words[1])) if len(words) == 3 else None
+            if answer is not None and answer.relayed is None:
+                answer.relayed = time.monotonic()
+            return rid, body
+
+        self.relay._record = recorded  # type: ignore[method-assign]
 
     async def run(self, users: int, seconds: float) -> dict[str, Any]:
         self.tg.flood = FloodLimits(per_chat_per_s=1, per_group_per_min=20, global_per_s=30)
@@ -125,6 +137,7 @@ class Load:
         settled = [a for a in done if a.asked >= warm]
         per_answer = sum(a.calls for a in settled) / max(1, len(settled))
         first = [a.first - a.asked for a in settled if a.first is not None]
+        to_relay = [a.relayed - a.asked for a in settled if a.relayed is not None]
         final = [a.final - a.asked for a in settled if a.final is not None]
         # What the global limit forces on an answer's first text: the calls of answers asked
         # before it that Telegram accepted while it waited, at GLOBAL_PER_S a second.
@@ -153,6 +166,7 @@ class Load:
             "calls_per_s": calls_rate,
             "calls_per_answer": per_answer,
             "first": stats(first),
+            "to_relay": stats(to_relay),
             "final": stats(final),
             "first_beyond_global": stats(excess),
             "refused_429": refused,
