@@ -172,8 +172,8 @@ class StreamingAnswer:
 
         def fresh() -> tuple[Rendered, InlineKeyboardMarkup | None]:
             nonlocal sent
-            if utf16_len(self._text) <= MESSAGE_LIMIT:
-                closed = self._closed.is_set()
+            closed = self._closed.is_set()
+            if (closed or self._version != sent[2]) and utf16_len(self._text) <= MESSAGE_LIMIT:
                 now = self._render(self._text, partial=not closed)
                 if now.plain.strip():
                     sent = (now, self._markup if closed else None, self._version)
