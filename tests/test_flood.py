@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -28,10 +29,9 @@ def plan(chat: int = 1, overall: int = 30, group: int | None = 20, span: float =
 
 
 def call(p: FloodPlan, key: str, now: float, group: bool = False) -> Ticket:
-    """One call that goes at once and is answered at once."""
-    [ticket] = [t for t in p.grant(now) if t.key == key] or [p.enqueue(key, group, now)]
-    if not ticket.granted:
-        assert [t.key for t in p.grant(now)] == [key], f"{key} could not go at {now}"
+    """One call that goes at once (nothing else waits) and is answered at once."""
+    ticket = p.enqueue(key, group, now)
+    assert p.grant(now) == [ticket], f"{key} could not go at {now}"
     p.release(ticket, now)
     return ticket
 
@@ -258,18 +258,26 @@ async def test_the_async_gate_wakes_waiters_in_order_and_leaves_no_busy_loop() -
         gate.release(ticket)
 
     tasks = [asyncio.create_task(wait(k)) for k in "bcd"]
-    await asyncio.sleep(0)
-    assert gate.waiting == 3 and gate._timer is None  # all wait for "a"'s answer: no timer
+    await until(lambda: gate.waiting == 3)
+    assert gate._timer is None  # all wait for the answer to "a"'s call: no timer at all
     gate.release(first)
     assert gate._timer is not None  # one timer, for the moment the next one may go
-    for _ in range(3):
+    for served in range(1, 4):
         now[0] += 1.0
-        gate.wake()
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        gate.wake()  # what the timer does when it fires
+        await until(lambda: len(order) == served)  # noqa: B023
     await asyncio.gather(*tasks)
     assert order == ["b", "c", "d"]
     assert gate.try_acquire("e", False, EDIT) is None  # "d" used this second
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let other tasks run until ``condition`` holds (bounded: fails rather than hangs)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never met")
 
 
 async def test_a_cancelled_waiter_leaves_the_line() -> None:
@@ -277,8 +285,7 @@ async def test_a_cancelled_waiter_leaves_the_line() -> None:
     gate = FloodGate(Rules(chat=Window(1, 1.0), overall=Window(1, 1.0)), clock=lambda: now[0])
     async with gate.slot("a", False):
         task = asyncio.create_task(gate.acquire("b", False))
-        await asyncio.sleep(0)
-        assert gate.waiting == 1
+        await until(lambda: gate.waiting == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
