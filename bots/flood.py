@@ -62,9 +62,12 @@ class FloodGate:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = INF
 
-    async def acquire(self, chat: str, group: bool, priority: int = URGENT) -> Ticket:
-        """Wait for ``chat``'s turn; the slot is held until ``release``."""
-        ticket = self._plan.enqueue(chat, group, self._clock(), priority)
+    async def acquire(
+        self, chat: str, group: bool, priority: int = URGENT, place: Ticket | None = None
+    ) -> Ticket:
+        """Wait for ``chat``'s turn; the slot is held until ``release``. A call tried again
+        passes its earlier ticket as ``place`` and keeps its place in line."""
+        ticket = self._plan.enqueue(chat, group, self._clock(), priority, place)
         self.wake()
         if ticket.granted:
             return ticket

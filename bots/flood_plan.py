@@ -150,9 +150,18 @@ class FloodPlan:
 
     # -- queue ---------------------------------------------------------------------------
 
-    def enqueue(self, key: str, group: bool, now: float, priority: int = URGENT) -> Ticket:
-        """A call that must arrive joins the line; ``grant`` says when it may go."""
-        ticket = Ticket(key, group, priority, next(self._seq))
+    def enqueue(
+        self,
+        key: str,
+        group: bool,
+        now: float,
+        priority: int = URGENT,
+        place: Ticket | None = None,
+    ) -> Ticket:
+        """A call that must arrive joins the line; ``grant`` says when it may go. A call
+        tried again (after a network error or a 429) keeps the ``place`` of its first try."""
+        seq = place.seq if place is not None else next(self._seq)
+        ticket = Ticket(key, group, priority, seq)
         queue = self._queues.setdefault(key, [])
         queue.append(ticket)
         if len(queue) > 1 and (queue[-2].priority, queue[-2].seq) > (priority, ticket.seq):

@@ -19,7 +19,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bots.flood import FloodGate
+from bots.flood import FloodGate, Ticket
 from bots.tg_format import Rendered
 
 log = logging.getLogger("relaybot.telegram")
@@ -81,9 +81,10 @@ class TelegramSender:
         Telegram may have delivered it, and a second copy is worse than a late one (edits
         and deletes are ``idempotent`` and are retried)."""
         failures = 0
+        ticket: Ticket | None = None
         for _ in range(MAX_ATTEMPTS + NETWORK_TRIES):
-            if wait:
-                ticket = await self.gate.acquire(target.key, target.group)
+            if wait:  # a try again keeps the place in line of the first one
+                ticket = await self.gate.acquire(target.key, target.group, place=ticket)
             elif (ticket := self.gate.try_acquire(target.key, target.group)) is None:
                 raise Skipped(what)
             pause = 0.0

@@ -120,6 +120,18 @@ def test_a_chat_held_by_its_own_limit_does_not_hold_up_other_chats() -> None:
     assert p.grant(1.3) == [d]
 
 
+def test_a_call_tried_again_keeps_its_place_in_line() -> None:
+    p = plan(chat=5, overall=1)
+    first_try = p.enqueue("a", False, 0.0)
+    later = p.enqueue("b", False, 0.0)
+    assert p.grant(0.0) == [first_try]
+    p.release(first_try, 0.1)  # failed (a 5xx): it tries again
+    again = p.enqueue("a", False, 0.2, place=first_try)
+    assert p.grant(1.1) == [again]  # before "b", which came after its first try
+    p.release(again, 1.1)
+    assert p.grant(2.1) == [later]
+
+
 def test_first_and_final_texts_go_before_lower_priorities() -> None:
     p = plan(chat=5, overall=1)
     call(p, "x", 0.0)
