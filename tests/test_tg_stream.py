@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from telegram import Bot
@@ -13,8 +14,10 @@ from bots.tg_render import ReplyRenderer
 from bots.tg_send import Target, TelegramSender
 from bots.tg_stream import StreamingAnswer
 from core.types import ErrorReply, ReplyEvent, TextDelta
+from tests.fake_relay import FakeRelay, Stream
 from tests.fake_telegram import FakeTelegram
 from tests.fake_telegram import FloodLimits as FakeFlood
+from tests.telegram_harness import bot_settings, running_bot, texts
 
 CHAT = 1001
 
@@ -149,3 +152,27 @@ async def test_a_first_text_that_waited_in_line_sends_all_there_is_by_its_turn(
     assert shown(fake) == ["Hello, world"]
     assert [c.method for c in fake.calls if c.method != "getMe"] == ["sendMessage"]  # one call
     await sender.bot.shutdown()
+
+
+async def test_many_users_at_once_through_the_whole_bot_all_answers_complete(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    # The adapter as `relaybot run` builds it, the gate from `telegram.limits`, the fake
+    # enforcing the same limits (Telegram's, scaled up to keep the test short).
+    fake.flood = FakeFlood(per_chat_per_s=5, per_group_per_min=30, global_per_s=20)
+    limits = "    per_chat_per_s: 5\n    per_group_per_min: 30\n    global_per_s: 20\n"
+    users = [3000 + n for n in range(30)]
+    groups = [-1003000 - n for n in range(3)]
+    chunks = ["Streamed "] + [f"piece{i} " for i in range(15)] + ["done."]
+    full = "".join(chunks)
+    for _ in users + groups:
+        fake_relay.enqueue(Stream(chunks=chunks, pace_s=0.01))
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, limits=limits), fake):
+        for user in users:
+            fake.send_text(user, "tell me")
+        for group in groups:
+            fake.send_text(group, "@RelayTestBot tell us", user_id=7, chat_type="supergroup")
+        await fake.wait_for(
+            lambda: all(texts(fake, chat)[-1:] == [full] for chat in users + groups), timeout=30
+        )
+    assert not [c for c in fake.calls if c.status == 429]
