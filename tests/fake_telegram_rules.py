@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -722,12 +723,14 @@ def check_callback_data(markup: dict[str, Any] | None) -> None:
 @dataclass
 class FloodLimits:
     """Sliding-window limits; None = unlimited. Real values: ~1/s per chat, 20/min per group,
-    ~30/s overall (Bot FAQ). ``retry_after`` is what a refused call is told to wait."""
+    ~30/s overall (Bot FAQ). A refused call is told to wait ``retry_after`` seconds, or, when
+    that is None, what the Bot API says: the seconds left until the call would be accepted,
+    rounded up (at least 1)."""
 
     per_chat_per_s: float | None = None
     per_group_per_min: int | None = None
     global_per_s: int | None = None
-    retry_after: int = 1
+    retry_after: int | None = None
     count_chat_actions: bool = False
 
 
@@ -740,11 +743,19 @@ def is_group_chat(chat_id: Any) -> bool:  # AIORateLimiter's rule: negative id o
     )
 
 
+def chat_window(per_s: float) -> tuple[float, int]:
+    """(seconds, calls) of the per-chat window: 1/s and 2.5/s as 1 and 2 calls per second,
+    0.5/s as one call per two seconds (relaybot's gate counts the same way)."""
+    return (1.0, int(per_s)) if per_s >= 1 else (1.0 / per_s, 1)
+
+
 class FloodControl:
-    """Counts accepted calls per chat; a refused chat stays refused until its penalty ends."""
+    """Counts accepted calls per chat, from when they arrive; a call counts while
+    ``now < arrival + window``. A refused chat (or, for the global limit, every chat) stays
+    refused until its penalty ends; refused calls are not counted."""
 
     def __init__(self) -> None:
-        self._events: deque[tuple[float, Any]] = deque()
+        self._times: dict[Any, deque[float]] = {}  # accepted calls per chat, and _GLOBAL
         self._penalty: dict[Any, float] = {}
 
     def remaining(self, chat_id: Any, now: float) -> float:
@@ -756,22 +767,29 @@ class FloodControl:
         left = self.remaining(chat_id, now)
         if left > 0:
             return max(1, math.ceil(left))
-        while self._events and self._events[0][0] < now - 60:
-            self._events.popleft()
         checks: list[tuple[Any, float, int]] = []
         if limits.per_chat_per_s:
-            window = max(1.0, 1.0 / limits.per_chat_per_s)
-            checks.append((chat_id, window, max(1, round(limits.per_chat_per_s * window))))
+            checks.append((chat_id, *chat_window(limits.per_chat_per_s)))
         if limits.per_group_per_min and is_group_chat(chat_id):
             checks.append((chat_id, 60.0, limits.per_group_per_min))
         if limits.global_per_s:
             checks.append((_GLOBAL, 1.0, limits.global_per_s))
+        keep = max([60.0] + [window for _, window, _ in checks])
+        for key in (chat_id, _GLOBAL):
+            times = self._times.get(key)
+            while times and times[0] <= now - keep:
+                times.popleft()
         for key, window, allowed in checks:
-            used = sum(
-                1 for t, c in self._events if t > now - window and (key == _GLOBAL or c == key)
-            )
+            times = self._times.get(key) or deque()
+            used = len(times) - bisect.bisect_right(times, now - window)
             if used + weight > allowed:
-                self._penalty[key] = now + limits.retry_after
-                return limits.retry_after
-        self._events.extend((now, chat_id) for _ in range(weight))
+                # It fits once the oldest ``excess`` calls in the window have left it.
+                excess = used + weight - allowed
+                start = len(times) - used
+                wait = times[start + excess - 1] + window - now if excess <= used else window
+                retry = limits.retry_after or max(1, math.ceil(wait))
+                self._penalty[key] = now + retry
+                return retry
+        for key in (chat_id, _GLOBAL):
+            self._times.setdefault(key, deque()).extend([now] * weight)
         return None

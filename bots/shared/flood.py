@@ -1,122 +1,137 @@
-"""Flood control: a bot-wide gate that keeps calls per chat, per group and overall in limits."""
+"""Flood control: a bot-wide gate that keeps calls per chat, per group and overall in limits.
+
+The arithmetic is in bots/flood_plan.py; this drives it on the event loop. A waiting call
+sleeps on a future that the gate resolves when its turn comes; the gate keeps one timer, for
+the moment the next waiting call may go, so waiting costs nothing while nothing can move.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+from bots.shared.flood_plan import INF, URGENT, FloodPlan, Rules, Ticket, Window
+
+__all__ = ["EDIT", "URGENT", "FloodGate", "FloodLimits", "Rules", "Ticket", "Window"]
+
+EDIT = 1  # an intermediate edit: never waits, skipped when the budget is short
 
 
 @dataclass(frozen=True, slots=True)
 class FloodLimits:
-    """Sliding-window limits; edits count like messages (Telegram's Bot FAQ)."""
+    """Telegram's limits (``telegram.limits.*``); edits count like messages (Bot FAQ)."""
 
     per_chat_per_s: float = 1.0
     per_group_per_min: int = 20
     global_per_s: int = 30
 
-
-# Calls are counted when they leave; Telegram counts them when they arrive, a network delay
-# later (and not always the same delay). Windows 10% longer than the limits keep a burst
-# that starts at the edge of a window from being refused.
-MARGIN = 1.1
-FORGET_EVERY = 1000  # calls between two clean-ups of the state of idle chats
-
-
-class _Window:
-    """Times of recent calls, for a limit of ``count`` calls per ``span`` seconds."""
-
-    __slots__ = ("count", "span", "times")
-
-    def __init__(self, count: int, span: float) -> None:
-        self.count = count
-        self.span = span * MARGIN
-        self.times: deque[float] = deque()
-
-    def wait_time(self, now: float) -> float:
-        while self.times and self.times[0] <= now - self.span:
-            self.times.popleft()
-        if len(self.times) < self.count:
-            return 0.0
-        return self.times[0] + self.span - now
+    def rules(self) -> Rules:
+        # 1/s as one call per second, 2.5/s as two per second, 0.5/s as one per two seconds
+        # (the fake Bot API in tests/fake_telegram_rules.py counts the same way).
+        per_s = self.per_chat_per_s
+        chat = Window(int(per_s), 1.0) if per_s >= 1 else Window(1, 1.0 / per_s)
+        return Rules(
+            chat=chat,
+            group=Window(self.per_group_per_min, 60.0),
+            overall=Window(self.global_per_s, 1.0),
+        )
 
 
 class FloodGate:
     """Decides when a call to a chat may go out.
 
-    ``ready_in`` answers without waiting (a streaming answer skips an edit it cannot make
-    now); ``acquire`` waits for a slot and records the call. ``penalize`` applies a server's
-    ``retry_after``: no call goes to that chat before it has passed.
+    ``acquire`` waits in line for a slot (order of arrival, within a priority);
+    ``try_acquire`` takes one only if that delays no waiting call (a streaming edit is
+    skipped otherwise). Either way ``release`` must follow when the call's answer is back:
+    windows count a call from then. ``penalize`` applies a server's ``retry_after``.
     """
 
     def __init__(
         self,
-        limits: FloodLimits,
+        limits: FloodLimits | Rules,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._limits = limits
+        self.rules = limits.rules() if isinstance(limits, FloodLimits) else limits
+        self._plan = FloodPlan(self.rules)
         self._clock = clock
-        self._sleep = sleep
-        self._global = _Window(limits.global_per_s, 1.0)
-        self._chats: dict[str, _Window] = {}
-        self._groups: dict[str, _Window] = {}
-        self._blocked_until: dict[str, float] = {}
-        self._calls = 0
+        self._waiters: dict[Ticket, asyncio.Future[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = INF
 
-    def _chat_window(self, chat: str) -> _Window:
-        window = self._chats.get(chat)
-        if window is None:
-            # 1/s as one call per second; 0.5/s as one call per two seconds.
-            per_s = self._limits.per_chat_per_s
-            count, span = (int(per_s), 1.0) if per_s >= 1 else (1, 1.0 / per_s)
-            window = self._chats[chat] = _Window(max(1, count), span)
-        return window
+    async def acquire(
+        self, chat: str, group: bool, priority: int = URGENT, place: Ticket | None = None
+    ) -> Ticket:
+        """Wait for ``chat``'s turn; the slot is held until ``release``. A call tried again
+        passes its earlier ticket as ``place`` and keeps its place in line."""
+        ticket = self._plan.enqueue(chat, group, self._clock(), priority, place)
+        self.wake()
+        if ticket.granted:
+            return ticket
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[ticket] = future
+        try:
+            await future
+        except BaseException:  # cancelled: leave the line, or give the slot back unused
+            self._waiters.pop(ticket, None)
+            self._plan.cancel(ticket, self._clock())
+            self.wake()
+            raise
+        return ticket
 
-    def _group_window(self, chat: str) -> _Window:
-        window = self._groups.get(chat)
-        if window is None:
-            window = self._groups[chat] = _Window(self._limits.per_group_per_min, 60.0)
-        return window
+    def try_acquire(self, chat: str, group: bool, priority: int = EDIT) -> Ticket | None:
+        """A slot now, or ``None`` when taking it would make a waiting call wait longer."""
+        return self._plan.try_take(chat, group, self._clock(), priority)
+
+    def release(self, ticket: Ticket) -> None:
+        """The call is answered (or failed): it counts from now, and its slot frees later."""
+        self._plan.release(ticket, self._clock())
+        self.wake()
+
+    @asynccontextmanager
+    async def slot(self, chat: str, group: bool) -> AsyncIterator[Ticket]:
+        """``acquire`` ... ``release`` around one call."""
+        ticket = await self.acquire(chat, group)
+        try:
+            yield ticket
+        finally:
+            self.release(ticket)
+
+    def penalize(self, chat: str | None, retry_after: float) -> None:
+        """The server said to wait ``retry_after`` seconds before calling ``chat`` again
+        (``None``: any chat)."""
+        self._plan.pause(chat, retry_after, self._clock())
+        self.wake()
 
     def ready_in(self, chat: str, group: bool) -> float:
-        """Seconds until a call to ``chat`` may go out (0 when it may go now)."""
-        now = self._clock()
-        wait = max(
-            self._global.wait_time(now),
-            self._chat_window(chat).wait_time(now),
-            self._blocked_until.get(chat, 0.0) - now,
-        )
-        if group:
-            wait = max(wait, self._group_window(chat).wait_time(now))
-        return max(0.0, wait)
+        """Seconds until a call to ``chat`` could go if no one else wanted one (0: now)."""
+        return self._plan.ready_in(chat, group, self._clock())
 
-    async def acquire(self, chat: str, group: bool) -> None:
-        """Wait for a slot for ``chat`` and count the call."""
-        while (wait := self.ready_in(chat, group)) > 0:
-            await self._sleep(wait)
-        now = self._clock()
-        self._calls += 1
-        if self._calls % FORGET_EVERY == 0:
-            self.forget_idle()
-        self._global.times.append(now)
-        self._chat_window(chat).times.append(now)
-        if group:
-            self._group_window(chat).times.append(now)
+    @property
+    def waiting(self) -> int:
+        """Calls waiting in line."""
+        return self._plan.waiting
 
-    def penalize(self, chat: str, retry_after: float) -> None:
-        """The server said to wait ``retry_after`` seconds before calling ``chat`` again."""
-        until = self._clock() + retry_after
-        self._blocked_until[chat] = max(until, self._blocked_until.get(chat, 0.0))
-
-    def forget_idle(self) -> None:
-        """Drop the state of chats with no recent call, so memory does not grow with chats."""
+    def wake(self) -> None:
+        """Let go every waiting call whose turn it is; set the timer for the next one."""
         now = self._clock()
-        for table in (self._chats, self._groups):
-            for chat in [c for c, w in table.items() if w.wait_time(now) == 0 and not w.times]:
-                del table[chat]
-        for chat in [c for c, t in self._blocked_until.items() if t <= now]:
-            del self._blocked_until[chat]
+        for ticket in self._plan.grant(now):
+            future = self._waiters.pop(ticket, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+        at = self._plan.next_at(now)
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at < INF:
+            self._timer = asyncio.get_running_loop().call_later(max(0.0, at - now), self._tick)
+
+    def _tick(self) -> None:
+        self._timer, self._timer_at = None, INF
+        self.wake()

@@ -19,7 +19,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bots.shared.flood import FloodGate
+from bots.shared.flood import FloodGate, Ticket
 from bots.telegram.format import Rendered
 from core.metrics import NO_METRICS, Metrics
 
@@ -50,7 +50,7 @@ class ChatGone(Exception):
 
 
 class Skipped(Exception):
-    """A call that was not worth waiting for (a streaming edit during a flood wait)."""
+    """A call that was not worth waiting for (a streaming edit when the budget is short)."""
 
 
 def _is(exc: TelegramError, fragment: str) -> bool:
@@ -85,10 +85,13 @@ class TelegramSender:
         Telegram may have delivered it, and a second copy is worse than a late one (edits
         and deletes are ``idempotent`` and are retried)."""
         failures = 0
+        ticket: Ticket | None = None
         for _ in range(MAX_ATTEMPTS + NETWORK_TRIES):
-            if not wait and self.gate.ready_in(target.key, target.group) > 0:
+            if wait:  # a try again keeps the place in line of the first one
+                ticket = await self.gate.acquire(target.key, target.group, place=ticket)
+            elif (ticket := self.gate.try_acquire(target.key, target.group)) is None:
                 raise Skipped(what)
-            await self.gate.acquire(target.key, target.group)
+            pause = 0.0
             try:
                 result = await make()
                 self.metrics.platform_call("telegram", "ok")
@@ -101,7 +104,7 @@ class TelegramSender:
                 )
                 self.metrics.platform_call("telegram", "rate_limited")
                 self.metrics.flood_wait("telegram", seconds)
-                self.gate.penalize(target.key, seconds)
+                self.gate.penalize(target.key, seconds)  # before the slot is given back
                 log.warning("flood control chat=%s %s: retry after %gs", target.key, what, seconds)
                 if not wait:
                     raise Skipped(what) from None
@@ -122,7 +125,11 @@ class TelegramSender:
                 )
                 if not wait or failures >= NETWORK_TRIES:
                     raise
-                await asyncio.sleep(self.retry_s * 2 ** (failures - 1))
+                pause = self.retry_s * 2 ** (failures - 1)
+            finally:
+                self.gate.release(ticket)  # the call counts from when its answer came back
+            if pause:
+                await asyncio.sleep(pause)
         raise NetworkError(f"{what}: still flood-limited after {MAX_ATTEMPTS} tries")
 
     def _common(self, target: Target) -> dict[str, Any]:
@@ -139,8 +146,11 @@ class TelegramSender:
         *,
         wait: bool = True,
         reply: bool = True,
+        fresh: Callable[[], tuple[Rendered, InlineKeyboardMarkup | None]] | None = None,
     ) -> Message:
-        """Send a new message, as HTML, or as plain text if Telegram rejects the HTML."""
+        """Send a new message, as HTML, or as plain text if Telegram rejects the HTML.
+        ``fresh`` gives the text and buttons when the call's turn comes (a streamed answer
+        waiting in line sends what it has by then)."""
         args = self._common(target)
         if reply and target.reply_to is not None:
             args["reply_parameters"] = ReplyParameters(
@@ -148,6 +158,9 @@ class TelegramSender:
             )
 
         async def html() -> Message:
+            nonlocal text, markup
+            if fresh is not None:
+                text, markup = fresh()
             return await self.bot.send_message(
                 text=text.html,
                 parse_mode=ParseMode.HTML,

@@ -26,9 +26,11 @@ class StreamingAnswer:
     The first message goes out half an interval after the first piece of text; edits are
     spaced by at least ``interval_s``, growing by ``growth`` after each edit up to
     ``MAX_INTERVAL_S``, so a long answer costs a handful of calls rather than one a
-    second. An edit that would have to wait for flood control is skipped; only the final text
-    waits. Past 4096 characters the answer goes on in a new message, split at a paragraph,
-    line or sentence, with code fences closed and reopened.
+    second. The first text and the final text wait in the flood gate's line (the first
+    one sends whatever text there is when its turn comes); an edit in between is skipped
+    when the budget is short, and tried again an interval later. Past 4096 characters the
+    answer goes on in a new message, split at a paragraph, line or sentence, with code
+    fences closed and reopened.
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class StreamingAnswer:
         self._text = ""  # Markdown of the message being written (the last one)
         self._message_id: int | None = None
         self._shown = ""  # the HTML that message shows now
+        self._shown_markup: InlineKeyboardMarkup | None = None  # ...and its buttons
+        self._markup: InlineKeyboardMarkup | None = None  # the final buttons, once known
         self._wake = asyncio.Event()
         self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -77,6 +81,7 @@ class StreamingAnswer:
         self, text: str | None = None, markup: InlineKeyboardMarkup | None = None
     ) -> None:
         """Deliver the complete answer. ``text`` is used when nothing was streamed."""
+        self._markup = markup
         self._closed.set()
         self._wake.set()
         if self._task is not None:
@@ -112,10 +117,7 @@ class StreamingAnswer:
                 await self._wake.wait()
                 self._waiting = False
             self._wake.clear()
-            delay = max(
-                next_at - self._clock(),
-                self._sender.gate.ready_in(self._target.key, self._target.group),
-            )
+            delay = next_at - self._clock()
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._closed.wait(), delay)
@@ -129,7 +131,7 @@ class StreamingAnswer:
                     await self._seal()
                 await self._show()
             except Skipped:
-                self._wake.set()  # try again once the flood wait is over
+                self._wake.set()  # the budget was short: try again after the interval
             except ChatGone:
                 self.gone = True
                 return
@@ -156,9 +158,34 @@ class StreamingAnswer:
         if rendered.html == self._shown or not rendered.plain.strip():
             self._shown_version = version
             return
-        await self._put(rendered, None, final=False)
-        self._shown_version = version
+        if self._message_id is None:
+            await self._first(rendered, version)
+        else:
+            await self._put(rendered, None, final=False)
+            self._shown_version = version
         self._edits += 1
+
+    async def _first(self, rendered: Rendered, version: int) -> None:
+        """The first text must arrive: it waits in line, and when its turn comes it sends
+        all the text there is by then (all of the answer if it has ended meanwhile)."""
+        sent: tuple[Rendered, InlineKeyboardMarkup | None, int] = (rendered, None, version)
+
+        def fresh() -> tuple[Rendered, InlineKeyboardMarkup | None]:
+            nonlocal sent
+            closed = self._closed.is_set()
+            if (closed or self._version != sent[2]) and utf16_len(self._text) <= MESSAGE_LIMIT:
+                now = self._render(self._text, partial=not closed)
+                if now.plain.strip():
+                    sent = (now, self._markup if closed else None, self._version)
+            return sent[0], sent[1]
+
+        reply = not self.message_ids  # only the first message quotes the user's
+        message = await self._sender.send_text(
+            self._target, rendered, None, wait=True, reply=reply, fresh=fresh
+        )
+        self._message_id = message.message_id
+        self.message_ids.append(message.message_id)
+        self._shown, self._shown_markup, self._shown_version = sent[0].html, sent[1], sent[2]
 
     async def _land(self, markup: InlineKeyboardMarkup | None) -> None:
         while utf16_len(self._text) > MESSAGE_LIMIT:
@@ -166,8 +193,12 @@ class StreamingAnswer:
         rendered = self._render(self._text, partial=False)
         if not rendered.plain.strip():
             return
-        if rendered.html == self._shown and markup is None and self._message_id is not None:
-            return  # the last edit already shows the final text
+        if (
+            rendered.html == self._shown
+            and markup is self._shown_markup
+            and self._message_id is not None
+        ):
+            return  # the last send or edit already shows the final text
         await self._put(rendered, markup, final=True)
 
     async def _put(
@@ -191,7 +222,7 @@ class StreamingAnswer:
                 )
                 edited, stale = False, self._message_id
             if edited:
-                self._shown = rendered.html
+                self._shown, self._shown_markup = rendered.html, markup
                 return
         reply = not self.message_ids  # only the first message quotes the user's
         message = await self._sender.send_text(
@@ -199,7 +230,7 @@ class StreamingAnswer:
         )
         self._message_id = message.message_id
         self.message_ids.append(message.message_id)
-        self._shown = rendered.html
+        self._shown, self._shown_markup = rendered.html, markup
         if stale is not None:  # the half-finished copy would only confuse
             await self._sender.delete(self._target, stale)
 
