@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from bots.app import App
 from bots.platforms import SECTIONS
 from core.config.settings import Settings, parse_config
+from core.jobs.store import Job
+from core.platform.outbox import Destination
 from core.platform.traits import PlatformTraits
 from core.platform.types import IncomingMessage, ReplyEvent
 from tests.fake_relay import FakeRelay
@@ -100,3 +103,25 @@ def message(
 
 async def collect(app: App, msg: IncomingMessage) -> list[ReplyEvent]:
     return [event async for event in app.engine.handle(msg)]
+
+
+def finished_job(family: str, kind: str, result: dict[str, object], prompt: str = "a cat") -> Job:
+    """A job row whose task finished with ``result``, as a backend's ``result_events`` reads it."""
+    return Job(
+        id=7,
+        family=family,
+        kind=kind,
+        conv_key="k",
+        dest=Destination("test", "c", "u", "en"),
+        prompt=prompt,
+        state="delivering",
+        relay_task_id="t1",
+        status_message_id=None,
+        progress=100,
+        deadline=9e9,
+        next_poll_at=0.0,
+        attempts=0,
+        result=json.dumps(result),
+        error=None,
+        created_at=0.0,
+    )

@@ -9,8 +9,8 @@ each records its requests, so "nothing fetched" is checked on the server side. N
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Sequence
@@ -22,18 +22,16 @@ from bots.app import App
 from core.config.settings import load_config
 from core.errors import ConfigError, MediaDownloadError, MediaRefusedError
 from core.jobs.midjourney import MjBackend
-from core.jobs.store import Job
 from core.jobs.suno import SunoBackend
 from core.jobs.video import LUMA, VideoBackend
 from core.media.fetcher import MediaFetcher, MediaLimits
-from core.platform.outbox import Destination
 from core.platform.types import AudioReply, FinalText, ImageReply, ReplyEvent, VideoReply
 from core.relay.client import RelayClient
 from core.relay.download import DownloadPolicy, Resolver, fetch_media, is_public
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.texts.i18n import t
-from tests.conftest import TEST_KEY, collect, message, write_config
+from tests.conftest import TEST_KEY, collect, finished_job, message, write_config
 from tests.fake_cdn import FakeCdn
 from tests.fake_relay import FakeRelay, Json
 from tests.fake_relay_media import png
@@ -41,6 +39,8 @@ from tests.fake_relay_video import MP4
 
 HTML = b"<!doctype html><html><body>502 Bad Gateway</body></html>"
 GONE = t("job.result_gone", "en")
+
+boat_job = functools.partial(finished_job, prompt="a boat")  # the results' captions
 
 
 @pytest.fixture
@@ -302,41 +302,21 @@ async def test_only_a_sound_picture_passes_as_one(
     assert await fetcher.fetch(url, "image") is None
 
 
-def _job(kind: str, family: str, result: dict[str, object]) -> Job:
-    dest = Destination("test", "c", "u", "en")
-    return Job(
-        id=7,
-        family=family,
-        kind=kind,
-        conv_key="k",
-        dest=dest,
-        prompt="a boat",
-        state="done",
-        relay_task_id="task-1",
-        status_message_id=None,
-        progress=100,
-        deadline=9e9,
-        next_poll_at=0.0,
-        attempts=0,
-        result=json.dumps(result),
-        error=None,
-        created_at=0.0,
-    )
-
-
 async def test_mj_result_that_is_not_a_picture_or_refused(
     relay: RelayClient, fake_relay: FakeRelay, cdn: FakeCdn
 ) -> None:
     fetcher = MediaFetcher(relay, MediaLimits())
     mj = MjBackend(MidjourneyClient(relay), fetcher, poll_interval_s=5, deadline_s=60)
     page = fake_relay.add_file(HTML, "image/png", name="grid.png")
-    events = await mj.result_events(_job("imagine", "mj", {"task_id": "1", "image_url": page}))
+    events = await mj.result_events(boat_job("mj", "imagine", {"task_id": "1", "image_url": page}))
     assert events == [FinalText(t("job.link", "en", url=page), markdown=False)]
     private = f"{cdn.url}/a.png"
-    events = await mj.result_events(_job("imagine", "mj", {"task_id": "1", "image_url": private}))
+    events = await mj.result_events(
+        boat_job("mj", "imagine", {"task_id": "1", "image_url": private})
+    )
     assert events == [FinalText(GONE, markdown=False)] and cdn.requests == []
     real = fake_relay.add_file(png(), "application/octet-stream", name="grid-ok.png")
-    events = await mj.result_events(_job("imagine", "mj", {"task_id": "1", "image_url": real}))
+    events = await mj.result_events(boat_job("mj", "imagine", {"task_id": "1", "image_url": real}))
     assert events == [ImageReply(png(), "image/png", "#7 a boat")]  # type from the bytes
 
 
@@ -352,13 +332,13 @@ async def test_video_result_that_is_not_a_clip_goes_as_a_link(
         deadline_s=60,
     )
     page = fake_relay.add_file(HTML, "video/mp4", name="clip.mp4")
-    events = await video.result_events(_job(LUMA, "video", {"task_id": "t", "video": page}))
+    events = await video.result_events(boat_job("video", LUMA, {"task_id": "t", "video": page}))
     assert events[0] == VideoReply(None, page, "video/mp4", "#7 a boat")  # the link, no file
     clip = fake_relay.add_file(MP4, "video/mp4", name="ok.mp4")
-    events = await video.result_events(_job(LUMA, "video", {"task_id": "t", "video": clip}))
+    events = await video.result_events(boat_job("video", LUMA, {"task_id": "t", "video": clip}))
     assert events[0] == VideoReply(MP4, clip, "video/mp4", "#7 a boat")
     private = f"{cdn.url}/clip.mp4"
-    events = await video.result_events(_job(LUMA, "video", {"task_id": "t", "video": private}))
+    events = await video.result_events(boat_job("video", LUMA, {"task_id": "t", "video": private}))
     assert events == [FinalText(GONE, markdown=False)] and cdn.requests == []
 
 
@@ -371,15 +351,17 @@ async def test_suno_result_that_is_not_a_song_or_refused(
     page = fake_relay.add_file(HTML, "audio/mpeg", name="song.mp3")
     cover = fake_relay.add_file(HTML, "image/jpeg", name="cover.jpg")
     clip = {"id": "c1", "title": "Rain", "audio": page, "image": cover, "duration": 30}
-    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [clip]}))
+    events = await suno.result_events(boat_job("suno", "music", {"task_id": "s", "clips": [clip]}))
     assert not any(isinstance(e, AudioReply | ImageReply) for e in events)
     assert FinalText(t("job.link", "en", url=page), markdown=False) in events
     private = {**clip, "audio": f"{cdn.url}/song.mp3", "image": f"{cdn.url}/a.png"}
-    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [private]}))
+    events = await suno.result_events(
+        boat_job("suno", "music", {"task_id": "s", "clips": [private]})
+    )
     assert FinalText(GONE, markdown=False) in events and cdn.requests == []
     song = fake_relay.add_file(b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb", "audio/mpeg")
     ok = {**clip, "audio": song, "image": ""}
-    events = await suno.result_events(_job("music", "suno", {"task_id": "s", "clips": [ok]}))
+    events = await suno.result_events(boat_job("suno", "music", {"task_id": "s", "clips": [ok]}))
     assert any(isinstance(e, AudioReply) and e.data.startswith(b"ID3") for e in events)
 
 

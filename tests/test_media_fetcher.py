@@ -3,22 +3,20 @@ used by the image commands and the Midjourney, Suno and video families."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from core.jobs.midjourney import MjBackend
-from core.jobs.store import Job
 from core.jobs.suno import SunoBackend
 from core.jobs.video import LUMA, VideoBackend
 from core.media.fetcher import MediaFetcher, MediaLimits
-from core.platform.outbox import Destination
 from core.platform.types import AudioReply, FinalText, ImageReply, VideoReply
 from core.relay.client import RelayClient
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
+from tests.conftest import finished_job
 from tests.fake_relay import FakeRelay
 from tests.pictures import picture
 
@@ -32,28 +30,6 @@ async def relay(fake_relay: FakeRelay) -> AsyncIterator[RelayClient]:
     await client.start()
     yield client
     await client.aclose()
-
-
-def _job(family: str, kind: str, result: dict[str, object]) -> Job:
-    dest = Destination("test", "c", "u", "en")
-    return Job(
-        id=7,
-        family=family,
-        kind=kind,
-        conv_key="k",
-        dest=dest,
-        prompt="a cat",
-        state="delivering",
-        relay_task_id="t1",
-        status_message_id=None,
-        progress=100,
-        deadline=9e9,
-        next_poll_at=0.0,
-        attempts=0,
-        result=json.dumps(result),
-        error=None,
-        created_at=0.0,
-    )
 
 
 async def test_a_file_comes_a_too_large_one_is_a_link_no_url_is_gone(
@@ -79,12 +55,16 @@ async def test_every_family_falls_back_the_same_way(
     timing = {"poll_interval_s": 5.0, "deadline_s": 60.0}
 
     mj = MjBackend(MidjourneyClient(relay), media, **timing)
-    events = await mj.result_events(_job("mj", "imagine", {"task_id": "t1", "image_url": large}))
+    events = await mj.result_events(
+        finished_job("mj", "imagine", {"task_id": "t1", "image_url": large})
+    )
     assert events == [link]
 
     suno = SunoBackend(SunoClient(relay), media, **timing)
     clip = {"id": "c1", "title": "Song", "audio": large, "image": large}
-    events = await suno.result_events(_job("suno", "music", {"task_id": "t1", "clips": [clip]}))
+    events = await suno.result_events(
+        finished_job("suno", "music", {"task_id": "t1", "clips": [clip]})
+    )
     assert link in events  # the audio as a link; a cover that cannot come is left out
     assert not any(isinstance(e, AudioReply | ImageReply) for e in events)
 
@@ -95,7 +75,9 @@ async def test_every_family_falls_back_the_same_way(
         media=media,
         **timing,
     )
-    events = await video.result_events(_job("video", LUMA, {"task_id": "t1", "video": large}))
+    events = await video.result_events(
+        finished_job("video", LUMA, {"task_id": "t1", "video": large})
+    )
     assert events[0] == VideoReply(None, large, "video/mp4", "#7 a cat")  # the adapter links it
-    events = await video.result_events(_job("video", LUMA, {"task_id": "t1", "video": ""}))
+    events = await video.result_events(finished_job("video", LUMA, {"task_id": "t1", "video": ""}))
     assert isinstance(events[0], FinalText) and events[0].text.startswith(GONE_EN)
