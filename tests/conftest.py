@@ -44,6 +44,9 @@ storage:
 models:
   chat: gpt-test
   chat_choices: [gpt-test, fake-think, fake-reasoner, fake-cut, fake-keepalive]
+  # -m is allow-listed (issue 12): the models the tests name, plus "foo" for bad-model tests.
+  image_choices: [dall-e-3, dall-e-2, gpt-image-1, mj, ideogram, flux-pro-ultra]
+  video_choices: [luma, kling-v1, gen3a_turbo, gen4_turbo, foo]
 {extra}
 """
     path = tmp_path / "config.yaml"

@@ -48,7 +48,10 @@ def test_config_defaults_and_normalised_ids(tmp_path: Path) -> None:
     assert settings.quotas.timezone == "Asia/Shanghai"
     assert settings.quotas.per_user_daily.images == 0
     assert settings.storage.retention_days == 90
-    assert settings.models.choices("image") == ()  # no list: any model may be named
+    # No list: like /model, only the default may be named.
+    assert settings.models.model_copy(update={"image_choices": ()}).choices("image") == (
+        "dall-e-3",
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from core.config.settings import Settings
 from tests.conftest import make_settings
 from tests.fake_relay import FakeRelay, OpenAIError
 from tests.fake_telegram import FakeTelegram
+from tests.pictures import picture
 from tests.telegram_harness import (
     GROUP,
     JOBS,
@@ -54,6 +55,19 @@ async def test_a_user_not_allowed_is_told_their_id_and_nothing_reaches_the_relay
         rows = await app.store.query("SELECT COUNT(*) FROM messages")
     assert fake_relay.requests == []  # no chat, no picture, nothing
     assert rows[0][0] == 0  # and no history written
+
+
+async def test_a_refused_users_photo_is_not_even_downloaded(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    settings = settings_with(
+        tmp_path, fake_relay, fake, "access:\n  blocked_users: ['telegram:" + str(USER) + "']\n"
+    )
+    async with running_bot(settings, fake):
+        fake.send_photo(USER, picture(), caption="what is this?")
+        await fake.wait_for(lambda: len(texts(fake, USER)) == 1)
+    assert f"telegram:{USER}" in texts(fake, USER)[0]
+    assert fake.calls_to("getFile") == [] and fake_relay.requests == []
 
 
 async def test_a_group_not_allowed_gets_no_answer(
@@ -169,6 +183,31 @@ async def test_a_model_not_on_the_list_makes_no_request(
         await fake.wait_for(lambda: len(texts(fake, USER)) == 1)
     assert "flux-pro-ultra" in texts(fake, USER)[0] and "dall-e-3, mj" in texts(fake, USER)[0]
     assert fake_relay.requests == []
+
+
+async def test_with_no_list_only_the_default_model_may_be_named_but_admins_may_any(
+    tmp_path: Path, fake_relay: FakeRelay, fake: FakeTelegram
+) -> None:
+    yaml = f"access:\n  admins: ['telegram:{ADMIN}']\n"
+    settings = settings_with(tmp_path, fake_relay, fake, yaml)
+    models = settings.models.model_copy(
+        update={"image": "dall-e-3", "image_choices": (), "song_choices": ()}
+    )
+    settings = settings.model_copy(update={"models": models})
+    async with running_bot(settings, fake):
+        fake.send_text(USER, "/img -m dall-e-2 a cat")
+        fake.send_text(USER, "/song -m chirp-v4 a tune")
+        await fake.wait_for(lambda: len(texts(fake, USER)) == 2)
+        assert fake_relay.requests == []  # neither reached the relay
+        assert "dall-e-2" in texts(fake, USER)[0] and "dall-e-3" in texts(fake, USER)[0]
+        assert "chirp-v4" in texts(fake, USER)[1]
+        fake.send_text(USER, "/img -m dall-e-3 a dog")  # the default always may
+        fake.send_text(ADMIN, "/img -m dall-e-2 a bird")  # a bot admin is never limited
+        await fake.wait_for(lambda: len(fake.calls_to("sendPhoto", ok=True)) == 2)
+    prompts = sorted(
+        r.json.get("prompt") for r in fake_relay.requests if r.path.startswith("/v1/images")
+    )
+    assert prompts == ["a bird", "a dog"]
 
 
 async def test_usage_matches_what_the_relay_saw(

@@ -325,6 +325,10 @@ async def test_help_img_explains_models_and_flags(app: App) -> None:
     events = await collect(app, message("/help img"))
     text = events[0].text  # type: ignore[union-attr]
     assert text.startswith("/img [-m MODEL] PROMPT") and "-m mj" in text and "--ar" in text
+    # and which models -m may name here (models.image_choices, the default first)
+    assert text.endswith(
+        "Models -m may name here: dall-e-3, dall-e-2, gpt-image-1, mj, ideogram, flux-pro-ultra"
+    )
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -352,7 +352,7 @@ class TelegramAdapter:
         refs: list[FileRef],
         place: Place,
     ) -> None:
-        if refs:
+        if refs and await self._engine.allowed(incoming):  # nothing fetched for a refused user
             limit = int(self._config.max_download_mb * MB)
             try:
                 attachments = await download(

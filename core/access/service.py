@@ -72,6 +72,10 @@ class Access:
         self.notices.saw(who.user, lang)
         return verdict(self._settings().access, await self.rules(), who)
 
+    async def allows(self, msg: IncomingMessage) -> bool:
+        """``gate`` without its side effects: may ``msg`` be handled?"""
+        return verdict(self._settings().access, await self.rules(), Who.of(msg)) == "ok"
+
     async def set_rule(self, subject: str, rule: str | None, by: str) -> None:
         await self.store.set_rule(subject, rule, by)
         self._rules = await self.store.rules()
@@ -99,7 +103,8 @@ class Access:
             choices = settings.models.choices(feature)
             default = str(getattr(settings.models, feature))
             model, _ = split_model_flag(command.args, default)
-            if choices and model.lower() not in {c.lower() for c in choices}:
+            allowed = {c.lower() for c in choices}
+            if model.lower() not in allowed and not self.is_admin(who):
                 raise ModelNotAllowedError(model=model[:64], choices=", ".join(choices))
         if command.name in SHARED_SETTINGS_COMMANDS and command.args and self._shared(msg):
             if not (self.is_admin(who) or msg.chat_admin):

@@ -24,6 +24,8 @@ _SYSTEM_RESET_WORDS = frozenset({"reset", "default", "clear", "重置", "默认"
 
 Handler = Callable[[Command, IncomingMessage, str, Lang], Awaitable["str | list[ReplyEvent]"]]
 MODEL_BUTTONS_PER_ROW = 2
+# /help of these commands names the models their -m may pick (models.<feature>_choices).
+_MODEL_FLAG_FEATURES = {"img": "image", "song": "song", "video": "video"}
 
 
 def help_topic(args: str) -> str:
@@ -117,7 +119,12 @@ class CommandHandlers:
         if has_text(key):
             models = self._settings.models
             fields = {"default": models.image, "song": models.song, "video": models.video}
-            return help_text(key, lang, traits, **fields)
+            detail = help_text(key, lang, traits, **fields)
+            feature = _MODEL_FLAG_FEATURES.get(name)
+            if feature is None:
+                return detail
+            choices = ", ".join(models.choices(feature))
+            return f"{detail}\n{t('help.models_here', lang, choices=choices)}"
         typed = next((s for s in COMMANDS if s.name == name and s.typed), None)
         if typed is not None:  # /help u2: what the typed buttons are
             return help_text("cmd.help.typed", lang, traits)

@@ -97,13 +97,13 @@ class ModelSettings(Section):
         default=(), description="Models /model may pick; the default chat model always may."
     )
     image_choices: tuple[Name, ...] = Field(
-        default=(), description="Models /img -m may pick (empty: any); the default always may."
+        default=(), description="Models /img -m may pick; the default always may."
     )
     song_choices: tuple[Name, ...] = Field(
-        default=(), description="Models /song -m may pick (empty: any); the default always may."
+        default=(), description="Models /song -m may pick; the default always may."
     )
     video_choices: tuple[Name, ...] = Field(
-        default=(), description="Models /video -m may pick (empty: any); the default always may."
+        default=(), description="Models /video -m may pick; the default always may."
     )
 
     @field_validator(
@@ -123,11 +123,11 @@ class ModelSettings(Section):
         return tuple(dict.fromkeys((self.chat, *self.chat_choices)))
 
     def choices(self, feature: str) -> tuple[str, ...]:
-        """The models ``-m`` may pick for ``image``, ``song`` or ``video``, the default first;
-        ``()`` when no list is configured (any model may be named, as before issue 12)."""
+        """The models ``-m`` may pick for ``image``, ``song`` or ``video``, the default first.
+        Like ``/model``: with no list configured only the default may be named."""
         default = getattr(self, feature)
         listed: tuple[str, ...] = getattr(self, f"{feature}_choices")
-        return tuple(dict.fromkeys((default, *listed))) if listed else ()
+        return tuple(dict.fromkeys((default, *listed)))
 
 
 class ChatSettings(Section):

@@ -163,6 +163,11 @@ class Engine:
             raise ConversationBusyError()
         return place
 
+    async def allowed(self, msg: IncomingMessage) -> bool:
+        """May ``msg``'s sender use the bot here? Adapters ask before slow or costly work on
+        its behalf (downloading its photo); ``handle`` asks again and words the refusal."""
+        return await self.access.allows(msg)
+
     def _check_length(self, text: str) -> None:
         limit = self._settings.chat.max_input_chars
         if len(text) > limit:

@@ -24,6 +24,10 @@ ACCESS_TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "不能使用模型 {model}。可选：{choices}",
         "en": "The model {model} is not allowed. You may pick: {choices}",
     },
+    "help.models_here": {
+        "zh": "此处 -m 可选的模型：{choices}",
+        "en": "Models -m may name here: {choices}",
+    },
     "error.not_chat_admin": {
         "zh": "在共享的群对话中，只有群管理员或机器人管理员可以更改 /{command}。",
         "en": "In a shared group conversation only chat admins or bot admins may change "
