@@ -26,7 +26,7 @@ class Platform:
 
 PLATFORMS: tuple[Platform, ...] = (
     Platform("telegram", TelegramSettings, "bots.telegram.adapter:TelegramAdapter"),
-    Platform("discord", DiscordSettings),
+    Platform("discord", DiscordSettings, "bots.discord.adapter:DiscordAdapter"),
     Platform("wechat", WeChatSettings, "bots.wechat.adapter:WeChatAdapter"),
 )
 

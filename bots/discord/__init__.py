@@ -1,1 +1,1 @@
-"""Discord: for now only the ``discord:`` section of the configuration (the adapter comes next)."""
+"""Discord: the adapter (discord.py over the gateway and REST), slash commands, buttons, threads."""

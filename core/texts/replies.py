@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 from core.texts.access import ACCESS_TEXTS
 from core.texts.help import HELP_TEXTS
+from core.texts.platforms import PLATFORM_TEXTS
 
 _TEXTS: dict[str, dict[Lang, str]] = {
     "error.internal": {
@@ -378,4 +379,5 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     **HELP_TEXTS,
     **ACCESS_TEXTS,
+    **PLATFORM_TEXTS,
 }
