@@ -93,7 +93,8 @@ class StreamingAnswer:
             self._task.cancel()
 
     def _render(self, text: str) -> str:
-        return to_discord(text) if self._markdown else text
+        # Discord drops trailing blanks itself; comparing without them spares empty edits.
+        return (to_discord(text) if self._markdown else text).rstrip()
 
     async def _run(self) -> None:
         next_at = self._clock() + self._interval / 2

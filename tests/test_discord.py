@@ -1,0 +1,191 @@
+"""The Discord adapter end to end: the real discord.py client started by relaybot's own start-up
+path, against the fake Discord (REST + gateway) and the fake relay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.discord_harness import World, bot_settings, running_bot, world
+from tests.fake_relay import FakeRelay, Stream
+from tests.pictures import decode_data_uri, picture
+
+
+@pytest.fixture
+async def w() -> AsyncIterator[World]:
+    async with world() as built:
+        yield built
+
+
+def relay_texts(relay: FakeRelay) -> list[str]:
+    return [r.json["messages"][-1]["content"] for r in relay.requests if r.json]
+
+
+async def test_a_dm_answer_streams_and_ends_complete(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    release = asyncio.Event()
+    fake_relay.enqueue(Stream(chunks=["Hello, ", "**world**", "! All done."], hold=release))
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.user_says(dm.id, "hi there", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Hello,"])
+        release.set()
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Hello, **world**! All done."])
+    [answer] = fake.bot_messages(dm.id)
+    assert answer.edits  # one message, edited as the answer grew
+    assert relay_texts(fake_relay) == ["hi there"]
+
+
+async def test_a_server_message_needs_a_mention_a_reply_or_a_slash_command(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    settings = bot_settings(tmp_path, fake_relay, fake, "  threads: false\n")
+    async with running_bot(settings):
+        await fake.user_says(general, "just chatting among us", author=w.alice)
+        await fake.user_says(general, "/play something", author=w.alice)  # another bot's
+        asked = await fake.user_says(general, f"{fake.mention()} what is 2+2?", author=w.alice)
+        await fake.wait_for(lambda: "echo: what is 2+2?" in fake.texts(general))
+        answer = fake.bot_messages(general)[-1]
+        assert answer.reference == asked.id  # the answer quotes the question
+
+        await fake.user_says(general, "and 3+3?", author=w.bob, reference=answer.id)
+        await fake.wait_for(lambda: "echo: and 3+3?" in fake.texts(general))
+
+        rec = await fake.slash("chat", {"prompt": "and 4+4?"}, channel_id=general, user=w.alice)
+        await fake.wait_for(lambda: rec.original_id is not None and any(
+            m.id == rec.original_id and m.content == "echo: and 4+4?"
+            for m in fake.channel_messages(general, bot_only=True)
+        ))
+        assert rec.response_types[0] == 5  # deferred at once ("thinking…")
+    # Only the addressed messages reached the relay; the others got no answer at all.
+    assert relay_texts(fake_relay) == ["what is 2+2?", "and 3+3?", "and 4+4?"]
+    assert len(fake.bot_messages(general)) == 3
+
+
+async def test_a_mention_opens_a_thread_where_no_mention_is_needed(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        asked = await fake.user_says(
+            general, f"{fake.mention()} remember the word kiwi", author=w.alice
+        )
+        thread = await fake.wait_for(lambda: fake.messages[asked.id].thread_id)
+        await fake.wait_for(lambda: fake.texts(thread) == ["echo: remember the word kiwi"])
+        assert fake.channels[thread].name == "remember the word kiwi"
+        await fake.user_says(thread, "what was the word?", author=w.alice)
+        await fake.wait_for(lambda: "echo: what was the word?" in fake.texts(thread))
+        # A thread somebody else started is not the bot's: no answer without a mention.
+        other = fake.add_thread(general, "people", owner=w.bob)
+        await fake.user_says(other.id, "not for the bot", author=w.bob)
+        await fake.user_says(thread, "one more", author=w.alice)
+        await fake.wait_for(lambda: "echo: one more" in fake.texts(thread))
+    assert fake.bot_messages(general) == []  # the channel itself stays clean
+    assert fake.texts(other.id) == []
+    # The thread is one conversation: the follow-up carried the earlier turn.
+    second = [r.json for r in fake_relay.requests if r.json][1]
+    assert [m["content"] for m in second["messages"] if m["role"] == "user"] == [
+        "remember the word kiwi", "what was the word?",
+    ]
+
+
+async def test_a_5000_character_answer_arrives_complete_in_several_messages(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    paragraphs = [f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 8 for i in range(24)]
+    answer = "\n\n".join(paragraphs)
+    assert len(answer) > 5000
+    fake_relay.enqueue(Stream(chunks=[answer[i : i + 200] for i in range(0, len(answer), 200)]))
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.user_says(dm.id, "write a lot", author=w.alice)
+        await fake.wait_for(lambda: _same_words(fake.texts(dm.id), answer))
+    shown = fake.texts(dm.id)
+    assert len(shown) >= 3 and all(len(t) <= 2000 for t in shown)
+    assert all(t.startswith("Paragraph") for t in shown)  # cut between paragraphs
+    assert not [c for c in fake.calls if c.status == 400]  # never refused as too long
+
+
+def _same_words(shown: list[str], answer: str) -> bool:
+    return " ".join(" ".join(shown).split()) == " ".join(answer.split())
+
+
+async def test_a_429_during_streaming_delays_edits_and_the_final_text_arrives(
+    tmp_path: Path, fake_relay: FakeRelay, w: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = w.fake
+    release = asyncio.Event()
+    fake_relay.enqueue(Stream(chunks=["Part one. ", "Part two. ", "Part three."], hold=release))
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.user_says(dm.id, "go", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Part one."])
+        # A 429 without Via (discord.py raises it) pauses the channel for its Retry-After;
+        # one with Via is waited out inside discord.py. Both delay the edits, neither loses one.
+        fake.limits.inject(route=None, retry_after=0.3, count=1, via=False)
+        fake.limits.inject(route=None, retry_after=0.2, count=1, via=True)
+        release.set()
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Part one. Part two. Part three."])
+    assert len(fake.limits.hits) == 2
+    refused = [i for i, c in enumerate(fake.calls) if c.status == 429]
+    assert refused and any(c.method == "PATCH" and c.status == 200
+                           for c in fake.calls[refused[-1] + 1 :])  # edits went on after
+    assert len(fake.bot_messages(dm.id)) == 1
+    # The bare 429 paused the channel for its Retry-After (whole seconds, as Discord sends).
+    assert any("rate limited" in r.message and "retry after 1s" in r.message
+               for r in caplog.records if r.name == "relaybot.discord")
+
+
+async def test_vision_with_an_attachment_reaches_the_engine_as_image_bytes(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    photo = picture(120, 80, "green")
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash(
+            "vision", {"prompt": "what is in it?"}, channel_id=general, user=w.alice,
+            attachments={"image": ("leaf.jpg", photo, "image/jpeg")},
+        )
+        expected = "echo: what is in it?\n\n🖼 answered by gpt-4o-mini"
+        await fake.wait_for(lambda: rec.original_id is not None
+                            and fake.messages[rec.original_id].content == expected)
+        assert rec.response_types[0] == 5
+    parts = fake_relay.requests[-1].json["messages"][-1]["content"]
+    sent = decode_data_uri(parts[1]["image_url"]["url"])
+    assert sent.size == (120, 80) and sent.getpixel((5, 5))[1] > 100  # the user's green photo
+    assert fake.cdn_gets  # downloaded from Discord's CDN, as the bot must
+
+
+async def test_a_midjourney_u1_button_works_after_a_restart(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    settings = bot_settings(tmp_path, fake_relay, fake)
+    async with running_bot(settings):
+        await fake.user_says(dm.id, "/img -m mj a fox in the snow", author=w.alice)
+        await fake.wait_for(lambda: "✅ #1 Midjourney imagine: done" in fake.texts(dm.id))
+        grid = await fake.wait_for(lambda: next(
+            (m for m in fake.bot_messages(dm.id) if m.attachments and m.components), None
+        ))
+        assert any("37%" in text for m in fake.bot_messages(dm.id) for text in m.history)
+    buttons = {c["label"]: c for row in grid.components for c in row["components"]}
+    assert {"U1", "U2", "U3", "U4", "V1", "🔄"} <= set(buttons)
+    u1 = buttons["U1"]["custom_id"]
+    assert u1.startswith("a:") and len(u1) <= 100
+
+    async with running_bot(settings):  # a new process, same database
+        rec = await fake.press(grid.id, u1, user=w.alice)
+        await fake.wait_for(lambda: any("#2 Midjourney U1: done" in t for t in fake.texts(dm.id)))
+        assert rec.response_types == [6]  # acknowledged at once (deferred update)
+    submits = [r for r in fake_relay.requests if r.path.startswith("/mj/submit/")]
+    assert [r.path for r in submits] == ["/mj/submit/imagine", "/mj/submit/action"]
+    assert "upsample::1" in submits[1].json["customId"]
+    assert len([m for m in fake.bot_messages(dm.id) if m.attachments]) == 2
