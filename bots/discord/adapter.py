@@ -65,6 +65,7 @@ log = logging.getLogger("relaybot.discord")
 MB = 1_000_000
 READY_WAIT_S = 60.0  # start-up waits this long for the gateway's READY, then goes on
 STOP_WAIT_S = 30.0
+CLOSE_WAIT_S = 5.0
 # Commands that also take the picture of the message they reply to.
 REPLIED_PHOTO_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
 
@@ -223,9 +224,11 @@ class DiscordAdapter:
             except Exception as exc:  # closing must not fail the stop
                 log.debug("discord close: %s", exc)
         connection, self._connection = self._connection, None
-        if connection is not None and not connection.done():
-            connection.cancel()
         if connection is not None:
+            # close() ends the gateway task; one stuck in a handshake is cancelled.
+            await asyncio.wait({connection}, timeout=CLOSE_WAIT_S)
+            if not connection.done():
+                connection.cancel()
             try:
                 await connection
             except BaseException as exc:  # noqa: BLE001 - its outcome is reported elsewhere

@@ -1,0 +1,177 @@
+"""The Discord adapter when things go wrong: a bad token, a refused intent, missing permissions,
+deleted messages and threads, 5xx, and gateway reconnects, none of which stop it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bots.app import App, build_adapters
+from core.errors import CredentialsError
+from tests.conftest import TEST_KEY, make_settings, write_config
+from tests.discord_harness import (
+    JOBS,
+    World,
+    bot_settings,
+    discord_config,
+    restored_endpoints,
+    running_bot,
+    world,
+)
+from tests.fake_discord import DiscordError
+from tests.fake_relay import FakeRelay, Stream
+from tests.test_startup import _relaybot, _the_line
+
+WRONG_TOKEN = "MTIz.WRONG-DISCORD-TOKEN-SECRET.xyz"
+
+
+@pytest.fixture
+async def w() -> AsyncIterator[World]:
+    async with world() as built:
+        yield built
+
+
+async def test_a_bad_token_exits_2_with_one_line_without_the_token(
+    tmp_path: Path, w: World
+) -> None:
+    section = discord_config(w.fake).replace(w.fake.token, WRONG_TOKEN)
+    path = write_config(tmp_path, "http://127.0.0.1:9", section)
+    status, out, err = await _relaybot("run", "-c", str(path))
+    assert status == 2, err
+    line = _the_line(err)
+    assert "Discord rejected discord.token" in line and "developer portal" in line
+    assert WRONG_TOKEN not in out + err and "WRONG-DISCORD" not in out + err
+    assert "Traceback" not in err and TEST_KEY not in out + err
+    assert w.fake.count("GET /users/@me") == 1  # it really asked
+
+
+async def test_a_token_the_gateway_refuses_4004_is_the_same_clear_error(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    w.fake.gateway.close_on_identify = 4004
+    settings = bot_settings(tmp_path, fake_relay, w.fake)
+    with pytest.raises(CredentialsError, match="Discord rejected discord.token") as caught:
+        async with running_bot(settings):
+            pass
+    assert w.fake.token not in str(caught.value)
+
+
+async def test_a_refused_message_content_intent_names_the_switch_and_the_key(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    w.fake.gateway.portal_intents = 0  # the portal switch is off
+    settings = bot_settings(tmp_path, fake_relay, w.fake)
+    with pytest.raises(CredentialsError) as caught:
+        async with running_bot(settings):
+            pass
+    text = str(caught.value)
+    assert "4014" in text and "Message Content Intent" in text
+    assert "discord.message_content: false" in text and "developer portal" in text
+
+    # Turned off in the config, the bot starts, and still answers mentions and DMs.
+    fake = w.fake
+    settings = bot_settings(tmp_path, fake_relay, fake, "  message_content: false\n")
+    async with running_bot(settings):
+        await fake.user_says(w.general.id, "not for the bot", author=w.alice)
+        await fake.user_says(w.general.id, f"{fake.mention()} hi", author=w.alice)
+        thread = await fake.wait_for(lambda: fake.threads(w.general.id))
+        await fake.wait_for(lambda: fake.texts(thread[0].id) == ["echo: hi"])
+
+
+async def test_the_4014_exit_status_through_the_command_is_2(tmp_path: Path, w: World) -> None:
+    w.fake.gateway.portal_intents = 0
+    path = write_config(tmp_path, "http://127.0.0.1:9", discord_config(w.fake))
+    status, out, err = await _relaybot("run", "-c", str(path))
+    assert status == 2, err
+    assert "discord.message_content" in _the_line(err)
+    assert w.fake.token not in out + err and "Traceback" not in err
+
+
+async def test_missing_permissions_and_a_deleted_thread_never_stop_the_adapter(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    silent = fake.add_channel(w.guild.id, "read-only", denied=("send_messages",))
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, "  threads: false\n")):
+        await fake.user_says(silent.id, f"{fake.mention()} can you hear me?", author=w.alice)
+        await fake.wait_for(lambda: fake.count("POST /channels/{channel_id}/messages", 403))
+        # A thread deleted while the bot answers in it.
+        release = asyncio.Event()
+        fake_relay.enqueue(Stream(chunks=["first part", " and more"], hold=release))
+        thread = fake.add_thread(w.general.id, "gone soon", owner=fake.bot)
+        await fake.user_says(thread.id, "talk to me", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(thread.id) == ["first part"])
+        fake.delete_channel(thread.id)
+        release.set()
+        await fake.wait_for(lambda: fake.count("PATCH /channels/{channel_id}/messages/"
+                                               "{message_id}", 404) > 0)
+        # The adapter goes on: a DM is answered.
+        await fake.user_says(dm.id, "still there?", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["echo: still there?"])
+    assert relay_texts(fake_relay)[-1] == "still there?"
+
+
+async def test_a_deleted_answer_is_sent_anew_and_a_503_is_retried(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    release = asyncio.Event()
+    fake_relay.enqueue(Stream(chunks=["Working on it", ", done."], hold=release))
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.user_says(dm.id, "go", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Working on it"])
+        [first] = fake.bot_messages(dm.id)
+        await fake.user_deletes(first.id)  # a moderator removed it meanwhile
+        release.set()
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["Working on it, done."])
+        # One server error on a send: tried again, the answer arrives once.
+        fake.fail("POST /channels/{channel_id}/messages", DiscordError(503, 0, "unavailable"))
+        await fake.user_says(dm.id, "again", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id)[-1:] == ["echo: again"])
+    assert fake.count("POST /channels/{channel_id}/messages", 503) == 1
+    assert fake.texts(dm.id) == ["Working on it, done.", "echo: again"]
+
+
+async def test_a_gateway_reconnect_and_resume_loses_no_message(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        fake.gateway.open.clear()  # the client comes back only when the test lets it
+        await fake.gateway.force_reconnect()
+        # Said while the bot is away: kept for its RESUME, as Discord does.
+        await fake.user_says(dm.id, "while you were away", author=w.alice)
+        fake.gateway.open.set()
+        await fake.wait_for(lambda: fake.texts(dm.id) == ["echo: while you were away"])
+        await fake.gateway.drop(4000)  # a dropped socket: resumed too
+        await fake.user_says(dm.id, "and now?", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id)[-1:] == ["echo: and now?"])
+    assert fake.gateway.identifies() == 1 and fake.gateway.resumes() == 2
+    assert relay_texts(fake_relay) == ["while you were away", "and now?"]
+
+
+async def test_sharding_config_reaches_the_client(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    extra = "  shard_count: 2\n  shard_ids: [1]\n"
+    settings = make_settings(tmp_path, fake_relay.url, JOBS + discord_config(w.fake, extra))
+    with restored_endpoints():
+        async with App(settings) as app:
+            [adapter] = build_adapters(app, ["discord"])
+            await adapter.start()
+            try:
+                client = adapter.client  # type: ignore[attr-defined]
+                assert client.shard_count == 2 and list(client.shards) == [1]
+                assert w.fake.gateway.identifies() == 1  # only its own shard connected
+            finally:
+                await adapter.stop()
+
+
+def relay_texts(relay: FakeRelay) -> list[str]:
+    return [r.json["messages"][-1]["content"] for r in relay.requests if r.json]
