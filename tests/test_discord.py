@@ -189,3 +189,49 @@ async def test_a_midjourney_u1_button_works_after_a_restart(
     assert [r.path for r in submits] == ["/mj/submit/imagine", "/mj/submit/action"]
     assert "upsample::1" in submits[1].json["customId"]
     assert len([m for m in fake.bot_messages(dm.id) if m.attachments]) == 2
+
+
+async def test_the_model_menu_is_buttons_and_img_answers_with_a_file(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        menu = await fake.slash("model", {}, channel_id=general, user=w.alice)
+        original = await fake.wait_for(
+            lambda: menu.original_id and fake.messages[menu.original_id].components
+            and fake.messages[menu.original_id]
+        )
+        buttons = {c["label"]: c["custom_id"] for row in original.components
+                   for c in row["components"]}
+        pressed = await fake.press(original.id, buttons["fake-think"], user=w.alice)
+        await fake.wait_for(lambda: "Switched to model fake-think." in fake.texts(general))
+        assert pressed.response_types == [6]
+
+        draw = await fake.slash("img", {"prompt": "-m dall-e-3 a lighthouse"},
+                                channel_id=general, user=w.alice)
+        picture_msg = await fake.wait_for(
+            lambda: draw.original_id and fake.messages[draw.original_id].attachments
+            and fake.messages[draw.original_id]
+        )
+    assert picture_msg.attachments[0].data.startswith(b"\x89PNG")  # the file, not its URL
+    assert draw.response_types == [5]
+
+
+async def test_a_user_not_allowed_is_refused_and_nothing_is_fetched_or_asked(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.bob)
+    access = f"access:\n  allowed_users: ['discord:{w.alice.id}']\n"
+    settings = bot_settings(tmp_path, fake_relay, fake, more=access)
+    async with running_bot(settings):
+        await fake.user_says(
+            dm.id, "what is this?", author=w.bob,
+            attachments=[("cat.jpg", picture(), "image/jpeg")],
+        )
+        await fake.wait_for(lambda: len(fake.texts(dm.id)) == 1)
+        rec = await fake.slash("chat", {"prompt": "hello"}, channel_id=dm.id, user=w.bob)
+        await fake.wait_for(lambda: rec.original_id is not None
+                            and f"discord:{w.bob.id}" in fake.messages[rec.original_id].content)
+    assert f"discord:{w.bob.id}" in fake.texts(dm.id)[0]
+    assert fake_relay.requests == [] and not fake.cdn_gets
