@@ -5,63 +5,21 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import aiohttp
 import discord
 import pytest
 from discord import app_commands
 
-from tests.fake_discord import (
-    Channel,
-    FakeDiscord,
-    Guild,
-    User,
-    new_client,
-    running,
-    serving,
-    start_failure,
-)
+from tests.fake_discord import FakeDiscord, new_client, running, start_failure
 from tests.fake_discord.harness import pointed_at
-
-
-@dataclass
-class World:
-    fake: FakeDiscord
-    guild: Guild
-    general: Channel
-    alice: User
+from tests.fake_discord.recorder import Recorder, World, small_world
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    fake = FakeDiscord()
-    guild = fake.add_guild("Relay Lab")
-    general = fake.add_channel(guild.id, "general")
-    alice = fake.add_user("alice")
-    fake.add_member(guild.id, alice)
-    async with serving(fake):
-        yield World(fake, guild, general, alice)
-
-
-class Recorder(discord.Client):
-    def __init__(self) -> None:
-        super().__init__(intents=new_client().intents, guild_ready_timeout=0.05)
-        self.seen: list[discord.Message] = []
-        self.changed = asyncio.Condition()
-
-    async def on_message(self, message: discord.Message) -> None:
-        async with self.changed:
-            self.seen.append(message)
-            self.changed.notify_all()
-
-    async def message(self, message_id: int) -> discord.Message:
-        """Until on_message saw ``message_id``."""
-        async with self.changed:
-            await asyncio.wait_for(
-                self.changed.wait_for(lambda: any(m.id == message_id for m in self.seen)), 5
-            )
-        return next(m for m in self.seen if m.id == message_id)
+    async with small_world() as w:
+        yield w
 
 
 async def test_login_ready_with_guilds(world: World) -> None:
@@ -119,8 +77,7 @@ async def test_user_message_reaches_on_message(world: World) -> None:
 
 async def test_without_message_content_intent_guild_text_is_empty(world: World) -> None:
     fake = world.fake
-    client = Recorder()
-    client._connection._intents.message_content = False  # what a bot without the intent asks
+    client = Recorder(message_content=False)
     async with running(fake, client):
         plain = await fake.user_says(world.general.id, "hello all", author=world.alice)
         tagged = await fake.user_says(world.general.id, f"{fake.mention()} hi", author=world.alice)
@@ -189,6 +146,7 @@ async def test_bucket_headers_pace_the_client(world: World) -> None:
         assert isinstance(channel, discord.TextChannel)
         await asyncio.gather(*(channel.send(f"m{i}") for i in range(5)))
         assert fake.count(route, status=200) == 5
+        assert fake.limits.hits == []  # the headers made discord.py wait: never a 429
         assert sorted(fake.texts(world.general.id)) == [f"m{i}" for i in range(5)]
 
 

@@ -43,6 +43,7 @@ class Connection:
     compress: bool
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     deflate: Any = None
+    authenticated: bool = False
 
     def encode(self, text: str) -> bytes:
         if self.deflate is None:
@@ -66,6 +67,7 @@ class Handshake:
     session_id: str | None
     path: str
     seq: int | None = None
+    intents: int | None = None  # what IDENTIFY asked for
 
 
 class Gateway:
@@ -225,10 +227,14 @@ class Gateway:
         if op == HEARTBEAT:
             self.heartbeats += 1
             self._send(conn, {"op": HEARTBEAT_ACK})
+        elif op in (IDENTIFY, RESUME) and conn.authenticated:
+            await conn.ws.close(code=4005, message=b"Already authenticated.")
         elif op == IDENTIFY:
             await self._identify(conn, d or {})
         elif op == RESUME:
             await self._resume(conn, d or {})
+        elif not conn.authenticated:
+            await conn.ws.close(code=4003, message=b"Not authenticated.")
         self.state.notify()
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:
@@ -242,12 +248,13 @@ class Gateway:
             return
         intents = int(d.get("intents", 0))
         if intents & PRIVILEGED & ~self.portal_intents:
-            self.handshakes.append(Handshake("invalid", None, conn.path))
+            self.handshakes.append(Handshake("invalid", None, conn.path, intents=intents))
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         sess = Session(secrets.token_hex(16), intents, conn=conn)
+        conn.authenticated = True
         self.sessions[sess.id] = sess
-        self.handshakes.append(Handshake("identify", sess.id, conn.path))
+        self.handshakes.append(Handshake("identify", sess.id, conn.path, intents=intents))
         state = self.state
         ready = {
             "v": 10,
@@ -284,8 +291,11 @@ class Gateway:
             self._send(conn, {"op": INVALID_SESSION, "d": False})
             return
         seq = d.get("seq") or 0
-        self.handshakes.append(Handshake("resume", sess.id, conn.path, seq))
+        self.handshakes.append(Handshake("resume", sess.id, conn.path, seq, sess.intents))
+        if sess.conn is not None and sess.conn is not conn:
+            await sess.conn.ws.close(code=4000, message=b"fake: resumed elsewhere")
         sess.conn = conn
+        conn.authenticated = True
         for frame in sess.sent:
             if frame["s"] > seq:
                 self._send(conn, frame)

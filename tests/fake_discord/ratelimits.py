@@ -9,6 +9,7 @@ tests use short ones (e.g. 5 per 0.5 s) so waiting stays fast."""
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ class RateLimits:
         win = self.windows.get(key)
         if win is None or now - win.started >= lim.window_s:
             win = self.windows[key] = _Window(now)
-        reset_after = max(win.started + lim.window_s - now, 0.001)
+        # whole milliseconds, rounded up: a client waiting this long is never early
+        reset_after = max(math.ceil((win.started + lim.window_s - now) * 1000) / 1000, 0.001)
         if win.used >= lim.limit:
             status, headers, body = self._too_many(route, reset_after, False, True, "user")
             headers.update(self._headers(bucket, lim, 0, reset_after))

@@ -351,6 +351,52 @@ async def open_dm(fake: FakeDiscord, call: Call) -> Result:
     return 200, fake.channel_payload(fake.dm_channel(user))
 
 
+async def get_user(fake: FakeDiscord, call: Call) -> Result:
+    user = fake.users.get(int(call.params["user_id"]))
+    if user is None:
+        raise DiscordError(404, 10013, "Unknown User")
+    return 200, user_json(user)
+
+
+async def history(fake: FakeDiscord, call: Call) -> Result:
+    """GET messages: newest first; ``limit`` 1-100 (default 50), ``before`` / ``after``."""
+    channel_id = int(call.params["channel_id"])
+    if "read_message_history" in fake.channel(channel_id).denied:
+        return 200, []
+    limit = int(call.query.get("limit", 50))
+    if not 1 <= limit <= 100:
+        raise rules.invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be <= 100.")
+    found = sorted(fake.channel_messages(channel_id), key=lambda m: m.id, reverse=True)
+    if "before" in call.query:
+        found = [m for m in found if m.id < int(call.query["before"])]
+    if "after" in call.query:
+        found = [m for m in found if m.id > int(call.query["after"])][-limit:]
+    return 200, [fake.message_payload(m) for m in found[:limit]]
+
+
+async def edit_channel(fake: FakeDiscord, call: Call) -> Result:
+    """Rename, or (threads) archive/unarchive; CHANNEL_UPDATE / THREAD_UPDATE follows."""
+    chan = fake.channel(int(call.params["channel_id"]))
+    body = call.json if isinstance(call.json, dict) else {}
+    if chan.type == DM:
+        raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+    if "manage_threads" in chan.denied and not (chan.is_thread and chan.owner_id == fake.bot.id):
+        raise rules.missing_permissions()
+    if "name" in body:
+        chan.name = _thread_name(call)
+    if chan.is_thread and "archived" in body:
+        chan.archived = bool(body["archived"])
+    fake.changed_channel(chan)
+    return 200, fake.channel_payload(chan)
+
+
+async def join_thread(fake: FakeDiscord, call: Call) -> Result:
+    chan = fake.channel(int(call.params["channel_id"]))
+    if not chan.is_thread:
+        raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+    return 204, None
+
+
 # -- guilds ------------------------------------------------------------------------------------
 
 
@@ -392,6 +438,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", put_guild_commands),
     ("GET", "/applications/{app_id}/guilds/{guild_id}/commands", get_guild_commands),
     ("GET", "/channels/{channel_id}", get_channel),
+    ("PATCH", "/channels/{channel_id}", edit_channel),
+    ("PUT", "/channels/{channel_id}/thread-members/@me", join_thread),
+    ("GET", "/channels/{channel_id}/messages", history),
+    ("GET", "/users/{user_id}", get_user),
     ("POST", "/channels/{channel_id}/messages", create_message),
     ("GET", "/channels/{channel_id}/messages/{message_id}", get_message),
     ("PATCH", "/channels/{channel_id}/messages/{message_id}", edit_message),

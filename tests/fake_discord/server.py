@@ -16,8 +16,12 @@ from tests.fake_discord.interactions import WEBHOOK_ROUTES
 from tests.fake_discord.models import Call, UploadedFile
 from tests.fake_discord.rest import ROUTES, Handler
 from tests.fake_discord.rules import DiscordError
+from tests.fake_discord.state import MESSAGE_CONTENT
 
 API = "/api/v10"
+MESSAGE_CONTENT_FLAG = 1 << 19
+GUILD_MEMBERS = 1 << 1
+GUILD_PRESENCES = 1 << 8
 TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.FAKE.discord-test-token-SECRET"
 
 
@@ -36,7 +40,8 @@ class FakeDiscord(UserActions):
     def __init__(self, token: str = TOKEN, bot_name: str = "RelayBot") -> None:
         super().__init__(token, bot_name)
         self.owner = self.add_user("owner")
-        self.application_flags = 1 << 19  # GATEWAY_MESSAGE_CONTENT (portal switch on)
+        # GATEWAY_MESSAGE_CONTENT_LIMITED: the portal switch is on (a bot in < 100 servers)
+        self.application_flags = MESSAGE_CONTENT_FLAG
         self.upload_limit: int | None = None  # None: by the guild's boost tier (10 MiB)
         self.interaction_response_s = rules.INTERACTION_RESPONSE_S
         self.interaction_token_s = float(rules.INTERACTION_TOKEN_S)
@@ -52,6 +57,13 @@ class FakeDiscord(UserActions):
     @property
     def gateway_url(self) -> str:
         return self.gateway.url
+
+    def portal(self, *, message_content: bool = True, members: bool = True) -> None:
+        """The developer portal's privileged intent switches: an IDENTIFY asking for one that
+        is off is closed with 4014, and applications/@me's flags say which are on."""
+        bits = (MESSAGE_CONTENT if message_content else 0) | (GUILD_MEMBERS if members else 0)
+        self.gateway.portal_intents = bits | GUILD_PRESENCES
+        self.application_flags = MESSAGE_CONTENT_FLAG if message_content else 0
 
     def fail(self, route: str, error: DiscordError) -> None:
         """The next request to ``route`` gets ``error`` (e.g. rules.DiscordError(503, 0, ..))."""

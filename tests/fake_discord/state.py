@@ -223,12 +223,12 @@ class FakeState:
         """The bot loses ``perms`` (names in rules.PERMISSIONS) here; CHANNEL_UPDATE follows."""
         chan = self.channel(channel_id)
         chan.denied.update(perms)
-        self._channel_changed(chan)
+        self.changed_channel(chan)
 
     def allow(self, channel_id: int, *perms: str) -> None:
         chan = self.channel(channel_id)
         chan.denied.difference_update(perms)
-        self._channel_changed(chan)
+        self.changed_channel(chan)
 
     def delete_channel(self, channel_id: int) -> None:
         chan = self.channel(channel_id)
@@ -244,7 +244,7 @@ class FakeState:
         else:
             self.emit("CHANNEL_DELETE", self.channel_payload(chan), intent=GUILDS)
 
-    def _channel_changed(self, chan: Channel) -> None:
+    def changed_channel(self, chan: Channel) -> None:
         event = "THREAD_UPDATE" if chan.is_thread else "CHANNEL_UPDATE"
         self.emit(event, self.channel_payload(chan), intent=GUILDS)
 
