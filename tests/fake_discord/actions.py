@@ -35,9 +35,11 @@ class UserActions(FakeState):
         reference: int | None = None,
         attachments: Sequence[FileSpec] = (),
         voice: bool = False,
+        ping_reply: bool = True,
     ) -> StoredMessage:
         """MESSAGE_CREATE from ``author``. Mentions are what Discord computes: ``<@id>`` in the
-        content plus ``mentions``, plus the replied-to author for a reply (``reference``)."""
+        content plus ``mentions``, plus the replied-to author for a reply (``reference``) unless
+        the user turned the reply's ping off (``ping_reply=False``)."""
         chan = self.channel(channel_id)
         if chan.type == DM and chan.recipient_id != author.id:
             raise ValueError("only the DM's recipient can write in it")
@@ -56,7 +58,7 @@ class UserActions(FakeState):
         if reference is not None:
             ref = self.messages[reference]
             msg.reference, msg.type = reference, 19
-            if ref.author.id not in msg.mentions:
+            if ping_reply and ref.author.id not in msg.mentions:
                 msg.mentions.append(ref.author.id)
         for name, data, ctype in attachments:
             att = self.new_attachment(channel_id, name, data, ctype)
@@ -130,6 +132,8 @@ class UserActions(FakeState):
         """INTERACTION_CREATE type 3: ``user`` clicks the button (or picks ``values`` in the
         select menu) ``custom_id`` on the bot's message ``message_id``."""
         msg = self.messages[message_id]
+        if msg.deleted:
+            raise ValueError(f"message {message_id} was deleted: nobody can click on it")
         found = [
             c
             for row in msg.components

@@ -44,6 +44,21 @@ class Connection:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     deflate: Any = None
     authenticated: bool = False
+    closed_by_server: bool = False
+    queued: int = 0
+    written: int = 0
+
+    def put(self, text: str) -> None:
+        self.queued += 1
+        self.queue.put_nowait(text)
+
+    @property
+    def flushed(self) -> bool:
+        return self.written >= self.queued
+
+    async def close(self, code: int, message: bytes) -> None:
+        self.closed_by_server = True
+        await self.ws.close(code=code, message=message)
 
     def encode(self, text: str) -> bytes:
         if self.deflate is None:
@@ -99,6 +114,18 @@ class Gateway:
         s = self.session
         return s is not None and s.conn is not None
 
+    async def wait_connected(self, timeout: float = 5.0) -> Session:  # noqa: ASYNC109
+        """Until a client is identified or resumed and every frame queued for it was written
+        (READY and the GUILD_CREATEs: discord.py fires on_ready guild_ready_timeout later)."""
+
+        def live() -> Session | None:
+            s = self.session
+            ok = s is not None and s.conn is not None and s.conn.authenticated
+            return s if ok and s.conn.flushed else None  # type: ignore[union-attr]
+
+        session: Session = await self.state.wait_for(live, timeout)
+        return session
+
     def identifies(self) -> int:
         return sum(1 for h in self.handshakes if h.kind == "identify")
 
@@ -108,13 +135,13 @@ class Gateway:
     async def force_reconnect(self) -> None:
         """Op 7 RECONNECT: the client closes and RESUMEs at resume_gateway_url."""
         conn = self._live()
-        conn.queue.put_nowait(json.dumps({"op": RECONNECT, "d": None}))
+        conn.put(json.dumps({"op": RECONNECT, "d": None}))
         await self.state.wait_for(lambda: conn.ws.closed)
 
     async def drop(self, code: int = 4000) -> None:
         """Close the socket from the server side with ``code`` (4000: the client resumes)."""
         conn = self._live()
-        await conn.ws.close(code=code, message=b"fake: dropped")
+        await conn.close(code=code, message=b"fake: dropped")
         await self.state.wait_for(lambda: conn.ws.closed)
 
     async def invalidate(self, resumable: bool = False) -> None:
@@ -124,7 +151,7 @@ class Gateway:
             for sid, sess in list(self.sessions.items()):
                 if sess.conn is conn:
                     del self.sessions[sid]
-        conn.queue.put_nowait(json.dumps({"op": INVALID_SESSION, "d": resumable}))
+        conn.put(json.dumps({"op": INVALID_SESSION, "d": resumable}))
         await self.state.wait_for(lambda: conn.ws.closed)
 
     def _live(self) -> Connection:
@@ -157,7 +184,7 @@ class Gateway:
             frame = {"op": DISPATCH, "t": event, "s": sess.seq, "d": d}
             sess.sent.append(frame)
             if sess.conn is not None:
-                sess.conn.queue.put_nowait(json.dumps(frame))
+                sess.conn.put(json.dumps(frame))
 
     def _sees_content(self, sess: Session, msg: StoredMessage) -> bool:
         bot = self.state.bot.id
@@ -191,9 +218,13 @@ class Gateway:
                     continue
                 await self._received(conn, json.loads(msg.data))
         finally:
-            for sess in self.sessions.values():
+            # A client closing with 1000/1001 ends its session (no RESUME after that).
+            ended = not conn.closed_by_server and ws.close_code in (1000, 1001)
+            for sid, sess in list(self.sessions.items()):
                 if sess.conn is conn:
                     sess.conn = None
+                    if ended:
+                        del self.sessions[sid]
             conn.queue.put_nowait(None)
             await writer
             self.connections.remove(conn)
@@ -201,7 +232,7 @@ class Gateway:
         return ws
 
     def _send(self, conn: Connection, payload: dict[str, Any]) -> None:
-        conn.queue.put_nowait(json.dumps(payload))
+        conn.put(json.dumps(payload))
 
     async def _writer(self, conn: Connection) -> None:
         while True:
@@ -219,6 +250,7 @@ class Gateway:
                 except (ConnectionError, RuntimeError):
                     continue
             finally:
+                conn.written += 1
                 conn.queue.task_done()
                 self.state.notify()
 
@@ -228,28 +260,28 @@ class Gateway:
             self.heartbeats += 1
             self._send(conn, {"op": HEARTBEAT_ACK})
         elif op in (IDENTIFY, RESUME) and conn.authenticated:
-            await conn.ws.close(code=4005, message=b"Already authenticated.")
+            await conn.close(code=4005, message=b"Already authenticated.")
         elif op == IDENTIFY:
             await self._identify(conn, d or {})
         elif op == RESUME:
             await self._resume(conn, d or {})
         elif not conn.authenticated:
-            await conn.ws.close(code=4003, message=b"Not authenticated.")
+            await conn.close(code=4003, message=b"Not authenticated.")
         self.state.notify()
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:
         if d.get("token") != self.state.token:
             self.handshakes.append(Handshake("invalid", None, conn.path))
-            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            await conn.close(code=4004, message=b"Authentication failed.")
             return
         if self.close_on_identify is not None:
             self.handshakes.append(Handshake("invalid", None, conn.path))
-            await conn.ws.close(code=self.close_on_identify, message=b"fake: refused")
+            await conn.close(code=self.close_on_identify, message=b"fake: refused")
             return
         intents = int(d.get("intents", 0))
         if intents & PRIVILEGED & ~self.portal_intents:
             self.handshakes.append(Handshake("invalid", None, conn.path, intents=intents))
-            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            await conn.close(code=4014, message=b"Disallowed intent(s).")
             return
         sess = Session(secrets.token_hex(16), intents, conn=conn)
         conn.authenticated = True
@@ -293,7 +325,7 @@ class Gateway:
         seq = d.get("seq") or 0
         self.handshakes.append(Handshake("resume", sess.id, conn.path, seq, sess.intents))
         if sess.conn is not None and sess.conn is not conn:
-            await sess.conn.ws.close(code=4000, message=b"fake: resumed elsewhere")
+            await sess.conn.close(code=4000, message=b"fake: resumed elsewhere")
         sess.conn = conn
         conn.authenticated = True
         for frame in sess.sent:

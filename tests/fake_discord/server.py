@@ -98,7 +98,7 @@ class FakeDiscord(UserActions):
 
     async def stop(self) -> None:
         for conn in list(self.gateway.connections):
-            await conn.ws.close(code=1001, message=b"fake: stopping")
+            await conn.close(1001, b"fake: stopping")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
