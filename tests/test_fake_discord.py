@@ -209,8 +209,11 @@ async def test_button_press_reaches_a_persistent_view(world: World) -> None:
             super().__init__(timeout=None)
 
         @discord.ui.button(label="U1", custom_id="mj:abc:u1")
-        async def u1(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-            pressed.append(interaction.data["custom_id"] if interaction.data else "")
+        async def u1(
+            self, interaction: discord.Interaction, button: discord.ui.Button[discord.ui.View]
+        ) -> None:
+            data: dict[str, object] = dict(interaction.data or {})
+            pressed.append(str(data.get("custom_id")))
             await interaction.response.defer()
 
     async with running(fake, client):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from functools import partial
 
 import aiohttp
 import discord
@@ -88,7 +89,9 @@ async def test_interaction_reply_with_file_and_component_update(world: World) ->
 
     class Menu(discord.ui.View):
         @discord.ui.button(label="More", custom_id="more")
-        async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        async def more(
+            self, interaction: discord.Interaction, button: discord.ui.Button[discord.ui.View]
+        ) -> None:
             await interaction.response.edit_message(content="updated", view=None)
 
     @tree.command(name="img", description="Picture")
@@ -156,7 +159,7 @@ async def test_a_filesize_limit_by_boost_tier(world: World) -> None:
         await tree.sync()
         for channel in (world.general.id, room.id):
             rec = await fake.slash("limit", channel_id=channel, user=world.alice)
-            await fake.wait_for(lambda rec=rec: rec.acknowledged)
+            await fake.wait_for(partial(getattr, rec, "acknowledged"))
         assert limits == [10 * 1024 * 1024, 50 * 1024 * 1024]
         assert fake.messages[rec.original_id or 0].flags & 64
 

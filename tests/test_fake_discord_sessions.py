@@ -26,7 +26,9 @@ class Grid(discord.ui.View):
         self.pressed = pressed
 
     @discord.ui.button(label="U1", custom_id="mj:7:u1")
-    async def u1(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def u1(
+        self, interaction: discord.Interaction, button: discord.ui.Button[discord.ui.View]
+    ) -> None:
         self.pressed.append("u1")
         await interaction.response.defer()
 

@@ -103,8 +103,8 @@ class UserActions(FakeState):
             kind = declared.get(key, {}).get("type") or OPTION_TYPES[type(value)]
             opts.append({"name": key, "type": kind, "value": value})
         resolved: dict[str, Any] = {}
-        for key, (fname, data, ctype) in (attachments or {}).items():
-            att = self.new_attachment(channel_id, fname, data, ctype)
+        for key, (fname, blob, ctype) in (attachments or {}).items():
+            att = self.new_attachment(channel_id, fname, blob, ctype)
             opts.append({"name": key, "type": ATTACHMENT_OPTION, "value": str(att.id)})
             resolved.setdefault("attachments", {})[str(att.id)] = attachment_json(att)
         if subcommand is not None:

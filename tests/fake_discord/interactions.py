@@ -11,8 +11,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tests.fake_discord import rules
+from tests.fake_discord.messages import apply_edit, build_message, remove_message
 from tests.fake_discord.models import Call, InteractionRecord, StoredMessage
-from tests.fake_discord.rest import Handler, Result, apply_edit, build_message, remove_message
+from tests.fake_discord.routing import Handler, Result
 
 if TYPE_CHECKING:
     from tests.fake_discord.server import FakeDiscord

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
 from tests.fake_discord import rules
@@ -14,7 +14,8 @@ from tests.fake_discord.cdn import cdn_handler
 from tests.fake_discord.gateway import Gateway
 from tests.fake_discord.interactions import WEBHOOK_ROUTES
 from tests.fake_discord.models import Call, UploadedFile
-from tests.fake_discord.rest import ROUTES, Handler
+from tests.fake_discord.rest import ROUTES
+from tests.fake_discord.routing import Handler
 from tests.fake_discord.rules import DiscordError
 from tests.fake_discord.state import MESSAGE_CONTENT
 
@@ -164,14 +165,15 @@ class FakeDiscord(UserActions):
         elif request.content_type == "multipart/form-data":
             reader = await request.multipart()
             async for part in reader:
-                name = getattr(part, "name", None) or ""
-                data = await part.read()  # type: ignore[union-attr]
+                if not isinstance(part, BodyPartReader):
+                    continue  # discord.py sends no nested multiparts
+                name = part.name or ""
+                data = await part.read()
                 if name == "payload_json":
                     call.json = json.loads(data)
                 else:
-                    filename = getattr(part, "filename", None) or name
                     ctype = part.headers.get("Content-Type")
-                    call.files.append(UploadedFile(name, filename, ctype, bytes(data)))
+                    call.files.append(UploadedFile(name, part.filename or name, ctype, bytes(data)))
         elif request.can_read_body:
             raw = await request.read()
             if raw:
