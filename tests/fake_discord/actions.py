@@ -1,0 +1,202 @@
+"""What users do, as the gateway events Discord sends the bot: messages, slash commands, clicks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from tests.fake_discord.models import DM, InteractionRecord, StoredMessage, User
+from tests.fake_discord.payloads import attachment_json, interaction_json
+from tests.fake_discord.state import FakeState
+
+# (filename, bytes, content type), as a test gives an attachment
+FileSpec = tuple[str, bytes, str]
+
+# Application command option types (discord-api-docs interactions/application-commands).
+OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+ATTACHMENT_OPTION = 11
+
+
+class UserActions(FakeState):
+    """The test-side API that makes users act; each returns the record it created."""
+
+    def mention(self, user: User | None = None) -> str:
+        """How Discord writes a mention in content: ``<@id>`` (the bot's by default)."""
+        return f"<@{(user or self.bot).id}>"
+
+    async def user_says(
+        self,
+        channel_id: int,
+        content: str,
+        *,
+        author: User,
+        mentions: Sequence[User] = (),
+        reference: int | None = None,
+        attachments: Sequence[FileSpec] = (),
+        voice: bool = False,
+        ping_reply: bool = True,
+    ) -> StoredMessage:
+        """MESSAGE_CREATE from ``author``. Mentions are what Discord computes: ``<@id>`` in the
+        content plus ``mentions``, plus the replied-to author for a reply (``reference``) unless
+        the user turned the reply's ping off (``ping_reply=False``)."""
+        chan = self.channel(channel_id)
+        if chan.type == DM and chan.recipient_id != author.id:
+            raise ValueError("only the DM's recipient can write in it")
+        users, roles, everyone = self.parse_mentions(content)
+        users += [u.id for u in mentions if u.id not in users]
+        msg = StoredMessage(
+            id=self.ids.next(),
+            channel_id=channel_id,
+            guild_id=chan.guild_id,
+            author=author,
+            content=content,
+            mentions=users,
+            mention_roles=roles,
+            mention_everyone=everyone,
+        )
+        if reference is not None:
+            ref = self.messages[reference]
+            msg.reference, msg.type = reference, 19
+            if ping_reply and ref.author.id not in msg.mentions:
+                msg.mentions.append(ref.author.id)
+        for name, data, ctype in attachments:
+            att = self.new_attachment(channel_id, name, data, ctype)
+            if voice:
+                att.duration_secs, att.waveform = 1.5, "AAAA"
+            msg.attachments.append(att)
+        if voice:
+            msg.flags |= 8192  # IS_VOICE_MESSAGE
+        self.store_message(msg)
+        await self.delivered()
+        return msg
+
+    async def user_deletes(self, message_id: int) -> None:
+        msg = self.messages[message_id]
+        msg.deleted = True
+        data = {"id": str(msg.id), "channel_id": str(msg.channel_id)}
+        if msg.guild_id:
+            data["guild_id"] = str(msg.guild_id)
+        self.emit_message("MESSAGE_DELETE", msg, data)
+        await self.delivered()
+
+    async def slash(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        channel_id: int,
+        user: User,
+        attachments: dict[str, FileSpec] | None = None,
+        subcommand: str | None = None,
+    ) -> InteractionRecord:
+        """INTERACTION_CREATE type 2 for ``/name``; option types come from the synced command
+        (else from the Python values); ``attachments`` maps option names to files, which
+        arrive in ``data.resolved.attachments`` as Discord sends them."""
+        chan = self.channel(channel_id)
+        command = self._synced(name, chan.guild_id)
+        declared = {o["name"]: o for o in (command or {}).get("options", [])}
+        if subcommand is not None:
+            declared = {o["name"]: o for o in declared.get(subcommand, {}).get("options", [])}
+        opts: list[dict[str, Any]] = []
+        for key, value in (options or {}).items():
+            kind = declared.get(key, {}).get("type") or OPTION_TYPES[type(value)]
+            opts.append({"name": key, "type": kind, "value": value})
+        resolved: dict[str, Any] = {}
+        for key, (fname, blob, ctype) in (attachments or {}).items():
+            att = self.new_attachment(channel_id, fname, blob, ctype)
+            opts.append({"name": key, "type": ATTACHMENT_OPTION, "value": str(att.id)})
+            resolved.setdefault("attachments", {})[str(att.id)] = attachment_json(att)
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data: dict[str, Any] = {
+            "id": command["id"] if command else str(self.ids.next()),
+            "name": name,
+            "type": 1,
+            "options": opts,
+        }
+        if resolved:
+            data["resolved"] = resolved
+        if command and command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        return await self._interact(2, channel_id, user, data)
+
+    async def press(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user: User,
+        values: Sequence[str] | None = None,
+    ) -> InteractionRecord:
+        """INTERACTION_CREATE type 3: ``user`` clicks the button (or picks ``values`` in the
+        select menu) ``custom_id`` on the bot's message ``message_id``."""
+        msg = self.messages[message_id]
+        if msg.deleted:
+            raise ValueError(f"message {message_id} was deleted: nobody can click on it")
+        found = [
+            c
+            for row in msg.components
+            for c in row.get("components", [])
+            if c.get("custom_id") == custom_id
+        ]
+        if not found:
+            raise ValueError(f"message {message_id} has no component {custom_id!r}")
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": found[0]["type"]}
+        if values is not None:
+            data["values"] = list(values)
+        return await self._interact(3, msg.channel_id, user, data, message=msg)
+
+    def _synced(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+        scopes = ([self.guild_commands.get(guild_id, [])] if guild_id else []) + [
+            self.global_commands
+        ]
+        for commands in scopes:
+            for cmd in commands:
+                if cmd["name"] == name and cmd.get("type", 1) == 1:
+                    return cmd
+        return None
+
+    async def _interact(
+        self,
+        kind: int,
+        channel_id: int,
+        user: User,
+        data: dict[str, Any],
+        message: StoredMessage | None = None,
+    ) -> InteractionRecord:
+        chan = self.channel(channel_id)
+        token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
+        rec = InteractionRecord(
+            self.ids.next(),
+            token,
+            kind,
+            channel_id,
+            chan.guild_id,
+            user,
+            data,
+            message_id=message.id if message else None,
+        )
+        self.interactions[rec.id] = rec
+        self.interactions_by_token[token] = rec
+        guild = self.guild_of(chan)
+        payload = interaction_json(
+            rec,
+            self.app_id,
+            self.channel_payload(chan),
+            guild,
+            self.message_payload(message) if message else None,
+            chan.denied,
+        )
+        self.emit("INTERACTION_CREATE", payload, intent=None)
+        self.notify()
+        await self.delivered()
+        return rec
+
+    def expire(self, rec: InteractionRecord, seconds: float) -> None:
+        """Age an interaction by ``seconds`` (past 3 s its callback gets 10062; past 15 min
+        its follow-ups get 50027): the token clock without waiting."""
+        rec.created -= seconds
+
+    async def delivered(self) -> None:
+        """Hook: the server waits until queued gateway frames were written."""

@@ -1,0 +1,201 @@
+"""Messages: create (JSON or multipart), read, edit (with history), delete, history, typing."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from tests.fake_discord import rules
+from tests.fake_discord.models import DM, Call, StoredMessage
+from tests.fake_discord.routing import Result
+from tests.fake_discord.rules import DiscordError
+
+if TYPE_CHECKING:
+    from tests.fake_discord.server import FakeDiscord
+
+
+def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
+    """The channel's guild id, after the checks Discord makes before a bot writes there."""
+    chan = fake.channel(channel_id)
+    if chan.type == DM:
+        if chan.recipient_id in fake.dms_closed:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        return None
+    if "view_channel" in chan.denied:
+        raise rules.missing_access()
+    needed = "send_messages_in_threads" if chan.is_thread else "send_messages"
+    if needed in chan.denied:
+        raise rules.missing_permissions()
+    if chan.is_thread and chan.archived:
+        chan.archived = False  # sending to an archived (unlocked) thread reopens it
+    return chan.guild_id
+
+
+def build_message(
+    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call
+) -> StoredMessage:
+    """A new message from a create body (JSON or multipart payload_json + files[n])."""
+    body = call.json if isinstance(call.json, dict) else {}
+    rules.check_message(body, files=len(call.files))
+    chan = fake.channels.get(channel_id)
+    if call.files and chan is not None and "attach_files" in chan.denied:
+        raise rules.missing_permissions()
+    content = body.get("content") or ""
+    mentions, roles, everyone = fake.parse_mentions(content)
+    msg = StoredMessage(
+        id=fake.ids.next(),
+        channel_id=channel_id,
+        guild_id=guild_id,
+        author=fake.bot,
+        content=content,
+        embeds=list(body.get("embeds") or []),
+        components=list(body.get("components") or []),
+        attachments=attachments_of(fake, channel_id, guild_id, call, body),
+        mentions=mentions,
+        mention_roles=roles,
+        mention_everyone=everyone,
+        flags=int(body.get("flags") or 0) & (4 | 64 | 4096),
+        tts=bool(body.get("tts")),
+    )
+    ref = body.get("message_reference")
+    if ref:
+        target = fake.messages.get(int(ref.get("message_id", 0)))
+        if target is None or target.deleted:
+            if ref.get("fail_if_not_exists", True):
+                raise rules.invalid_form(
+                    "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                )  # APPROX
+        else:
+            msg.reference = target.id
+            msg.type = 19
+    return msg
+
+
+def attachments_of(
+    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call, body: dict[str, Any]
+) -> list[Any]:
+    """Uploaded files as stored attachments, refused over the guild's per-file upload limit."""
+    guild = fake.guilds.get(guild_id) if guild_id else None
+    limit = rules.PREMIUM_UPLOAD_LIMITS[guild.premium_tier if guild else 0]
+    if fake.upload_limit is not None:
+        limit = fake.upload_limit
+    total = sum(len(f.data) for f in call.files)
+    if total > rules.REQUEST_LIMIT or any(len(f.data) > limit for f in call.files):
+        raise rules.too_large()
+    described = {str(a.get("id")): a for a in body.get("attachments") or [] if "id" in a}
+    out = []
+    for f in call.files:
+        index = f.field.removeprefix("files[").removesuffix("]")
+        meta = described.get(index, {})
+        att = fake.new_attachment(
+            channel_id, meta.get("filename") or f.filename, f.data, f.content_type
+        )
+        att.description = meta.get("description")
+        out.append(att)
+    return out
+
+
+async def create_message(fake: FakeDiscord, call: Call) -> Result:
+    channel_id = int(call.params["channel_id"])
+    guild_id = _writable(fake, channel_id)
+    msg = build_message(fake, channel_id, guild_id, call)
+    fake.store_message(msg)
+    return 200, fake.message_payload(msg)
+
+
+def find_message(fake: FakeDiscord, channel_id: int, message_id: int) -> StoredMessage:
+    fake.channel(channel_id)
+    msg = fake.messages.get(message_id)
+    if msg is None or msg.deleted or msg.channel_id != channel_id:
+        raise rules.unknown_message()
+    return msg
+
+
+async def get_message(fake: FakeDiscord, call: Call) -> Result:
+    msg = find_message(fake, int(call.params["channel_id"]), int(call.params["message_id"]))
+    return 200, fake.message_payload(msg)
+
+
+def apply_edit(fake: FakeDiscord, msg: StoredMessage, call: Call) -> None:
+    """PATCH semantics: given fields replace; ``attachments`` names what is kept."""
+    body = call.json if isinstance(call.json, dict) else {}
+    rules.check_message(body, files=len(call.files), edit=True)
+    content = (body.get("content") or "") if "content" in body else msg.content
+    embeds = list(body.get("embeds") or []) if "embeds" in body else msg.embeds
+    components = list(body.get("components") or []) if "components" in body else msg.components
+    kept = msg.attachments
+    if "attachments" in body:
+        names = {str(a.get("id")) for a in body["attachments"] or []}
+        kept = [a for a in msg.attachments if str(a.id) in names]
+    attachments = kept + attachments_of(fake, msg.channel_id, msg.guild_id, call, body)
+    if not (content or embeds or attachments or components):
+        raise rules.empty_message()
+    msg.edits.append(msg.snapshot())
+    msg.content, msg.embeds, msg.components, msg.attachments = (
+        content,
+        embeds,
+        components,
+        attachments,
+    )
+    msg.mentions, msg.mention_roles, msg.mention_everyone = fake.parse_mentions(content)
+    if body.get("flags") is not None:
+        msg.flags = (msg.flags & ~4) | (int(body["flags"]) & 4)  # only SUPPRESS_EMBEDS changes
+    msg.flags &= ~128  # a deferred ("thinking") response stops loading once edited
+    msg.edited_at = time.time()
+    fake.emit_message("MESSAGE_UPDATE", msg, fake.message_payload(msg))
+    fake.notify()
+
+
+async def edit_message(fake: FakeDiscord, call: Call) -> Result:
+    msg = find_message(fake, int(call.params["channel_id"]), int(call.params["message_id"]))
+    if msg.author.id != fake.bot.id:
+        raise rules.cannot_edit_others()
+    apply_edit(fake, msg, call)
+    return 200, fake.message_payload(msg)
+
+
+def remove_message(fake: FakeDiscord, msg: StoredMessage) -> None:
+    msg.deleted = True
+    data = {"id": str(msg.id), "channel_id": str(msg.channel_id)}
+    if msg.guild_id:
+        data["guild_id"] = str(msg.guild_id)
+    fake.emit_message("MESSAGE_DELETE", msg, data)
+    fake.notify()
+
+
+async def delete_message(fake: FakeDiscord, call: Call) -> Result:
+    msg = find_message(fake, int(call.params["channel_id"]), int(call.params["message_id"]))
+    chan = fake.channel(msg.channel_id)
+    if msg.author.id != fake.bot.id and (chan.type == DM or "manage_messages" in chan.denied):
+        raise rules.missing_permissions()
+    remove_message(fake, msg)
+    return 204, None
+
+
+async def typing(fake: FakeDiscord, call: Call) -> Result:
+    channel_id = int(call.params["channel_id"])
+    _writable(fake, channel_id)
+    fake.typing.append(channel_id)
+    return 204, None
+
+
+async def add_reaction(fake: FakeDiscord, call: Call) -> Result:
+    msg = find_message(fake, int(call.params["channel_id"]), int(call.params["message_id"]))
+    fake.reactions.append((msg.id, call.params["emoji"]))
+    return 204, None
+
+
+async def history(fake: FakeDiscord, call: Call) -> Result:
+    """GET messages: newest first; ``limit`` 1-100 (default 50), ``before`` / ``after``."""
+    channel_id = int(call.params["channel_id"])
+    if "read_message_history" in fake.channel(channel_id).denied:
+        return 200, []
+    limit = int(call.query.get("limit", 50))
+    if not 1 <= limit <= 100:
+        raise rules.invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be <= 100.")
+    found = sorted(fake.channel_messages(channel_id), key=lambda m: m.id, reverse=True)
+    if "before" in call.query:
+        found = [m for m in found if m.id < int(call.query["before"])]
+    if "after" in call.query:
+        found = [m for m in found if m.id > int(call.query["after"])][-limit:]
+    return 200, [fake.message_payload(m) for m in found[:limit]]

@@ -1,0 +1,310 @@
+"""FakeState: what the fake Discord knows and records, and the waiting helper tests use."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from tests.fake_discord.models import (
+    DM,
+    GUILD_TEXT,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
+    Call,
+    Channel,
+    Guild,
+    InteractionRecord,
+    Role,
+    Snowflakes,
+    StoredAttachment,
+    StoredMessage,
+    User,
+)
+from tests.fake_discord.payloads import channel_json, guild_json, message_json
+from tests.fake_discord.ratelimits import RateLimits
+from tests.fake_discord.rules import DEFAULT_PERMISSIONS, PERMISSIONS, unknown_channel
+
+MENTION = re.compile(r"<@!?(\d+)>")
+ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+# Gateway intents (discord-api-docs topics/gateway "List of Intents").
+GUILDS = 1 << 0
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
+MESSAGE_CONTENT = 1 << 15
+
+
+class FakeState:
+    """Users, guilds, channels, messages, interactions and every REST call, with wait_for."""
+
+    def __init__(self, token: str, bot_name: str) -> None:
+        self.token = token
+        self.ids = Snowflakes()
+        self.bot = User(self.ids.next(), bot_name, bot=True)
+        self.app_id = self.bot.id  # a bot's application id equals its user id
+        self.users: dict[int, User] = {self.bot.id: self.bot}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, StoredMessage] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self.interactions_by_token: dict[str, InteractionRecord] = {}
+        self.global_commands: list[dict[str, Any]] = []
+        self.guild_commands: dict[int, list[dict[str, Any]]] = {}
+        self.command_syncs: list[tuple[int | None, list[dict[str, Any]]]] = []  # (guild, body)
+        self.calls: list[Call] = []
+        self.attachments: dict[int, StoredAttachment] = {}  # every file, served by the CDN
+        self.cdn_gets: list[str] = []  # paths downloaded from the CDN
+        self.typing: list[int] = []  # channel ids, one per POST .../typing
+        self.reactions: list[tuple[int, str]] = []  # (message id, emoji) the bot added
+        self.dms_closed: set[int] = set()  # users whose DMs refuse the bot (403 50007)
+        self.limits = RateLimits()
+        self.base_url = ""  # http://127.0.0.1:PORT, set when serving
+        self._cdn_secret = secrets.token_hex(8)
+        self._waiters: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self.emit: Callable[..., None] = lambda *a, **k: None  # the gateway's dispatch
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Re-check every wait_for predicate (called after each change: REST call, frame...)."""
+        for predicate, future in list(self._waiters):
+            if future.done():
+                self._waiters.remove((predicate, future))
+                continue
+            try:
+                value = predicate()
+            except Exception as exc:  # a broken predicate fails its test, not the fake
+                future.set_exception(exc)
+                continue
+            if value:
+                future.set_result(value)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], Any],
+        timeout: float = 5.0,  # noqa: ASYNC109 - waits on a condition, not one awaitable
+    ) -> Any:
+        """Until ``predicate()`` is truthy (re-checked on every change); returns its value."""
+        value = predicate()
+        if value:
+            return value
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            recent = ", ".join(f"{c.method} {c.path}={c.status}" for c in self.calls[-8:])
+            raise AssertionError(
+                f"fake Discord: condition not met in {timeout}s; last calls: {recent}"
+            ) from None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def count(self, route: str, status: int | None = None) -> int:
+        """REST calls to ``route`` ("POST /channels/{channel_id}/messages"), by status if given."""
+        return sum(1 for c in self.calls if c.route == route and status in (None, c.status))
+
+    def channel_messages(
+        self, channel_id: int, *, bot_only: bool = False, deleted: bool = False
+    ) -> list[StoredMessage]:
+        return [
+            m
+            for m in self.messages.values()
+            if m.channel_id == channel_id
+            and (deleted or not m.deleted)
+            and (not bot_only or m.author.id == self.bot.id)
+        ]
+
+    def bot_messages(self, channel_id: int) -> list[StoredMessage]:
+        return self.channel_messages(channel_id, bot_only=True)
+
+    def texts(self, channel_id: int) -> list[str]:
+        """The bot's visible texts in a channel, oldest first, as users see them now."""
+        return [m.content for m in self.bot_messages(channel_id)]
+
+    def threads(self, parent_id: int | None = None) -> list[Channel]:
+        """Threads (of ``parent_id`` if given), oldest first, deleted ones left out."""
+        return [
+            c
+            for c in self.channels.values()
+            if c.is_thread and not c.deleted and parent_id in (None, c.parent_id)
+        ]
+
+    def commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        return self.global_commands if guild_id is None else self.guild_commands.get(guild_id, [])
+
+    # -- building the world ------------------------------------------------------------------
+
+    def add_user(self, name: str, *, bot: bool = False, locale: str = "en-US") -> User:
+        user = User(self.ids.next(), name, bot=bot, global_name=name.title(), locale=locale)
+        self.users[user.id] = user
+        return user
+
+    def add_guild(self, name: str = "Test Server", *, premium_tier: int = 0) -> Guild:
+        gid = self.ids.next()
+        guild = Guild(gid, name, premium_tier=premium_tier)
+        guild.roles.append(Role(gid, "@everyone", DEFAULT_PERMISSIONS))
+        guild.members[self.bot.id] = []
+        self.guilds[gid] = guild
+        self.emit("GUILD_CREATE", self.guild_payload(guild), intent=GUILDS)
+        return guild
+
+    def add_member(self, guild_id: int, user: User, roles: tuple[int, ...] = ()) -> None:
+        self.guilds[guild_id].members[user.id] = list(roles)
+
+    def add_role(self, guild_id: int, name: str, permissions: int = 0) -> Role:
+        guild = self.guilds[guild_id]
+        role = Role(self.ids.next(), name, permissions, position=len(guild.roles))
+        guild.roles.append(role)
+        return role
+
+    def add_channel(self, guild_id: int, name: str, *, denied: tuple[str, ...] = ()) -> Channel:
+        for perm in denied:
+            assert perm in PERMISSIONS, perm
+        chan = Channel(
+            self.ids.next(),
+            GUILD_TEXT,
+            name,
+            guild_id=guild_id,
+            denied=set(denied),
+            position=len(self.guilds[guild_id].channel_ids),
+        )
+        self.channels[chan.id] = chan
+        self.guilds[guild_id].channel_ids.append(chan.id)
+        self.emit("CHANNEL_CREATE", self.channel_payload(chan), intent=GUILDS)
+        return chan
+
+    def add_thread(
+        self,
+        parent_id: int,
+        name: str,
+        *,
+        owner: User | None = None,
+        message_id: int | None = None,
+        private: bool = False,
+    ) -> Channel:
+        """A thread (started from ``message_id`` if given: it then has the message's id)."""
+        parent = self.channel(parent_id)
+        tid = message_id or self.ids.next()
+        thread = Channel(
+            tid,
+            PRIVATE_THREAD if private else PUBLIC_THREAD,
+            name,
+            guild_id=parent.guild_id,
+            parent_id=parent.id,
+            owner_id=(owner or self.bot).id,
+            denied=set(parent.denied),
+        )
+        self.channels[tid] = thread
+        if message_id is not None:
+            self.messages[message_id].thread_id = tid
+        data = self.channel_payload(thread)
+        data["newly_created"] = True
+        self.emit("THREAD_CREATE", data, intent=GUILDS)
+        return thread
+
+    def dm_channel(self, user: User) -> Channel:
+        for chan in self.channels.values():
+            if chan.type == DM and chan.recipient_id == user.id:
+                return chan
+        chan = Channel(self.ids.next(), DM, recipient_id=user.id)
+        self.channels[chan.id] = chan
+        return chan
+
+    def deny(self, channel_id: int, *perms: str) -> None:
+        """The bot loses ``perms`` (names in rules.PERMISSIONS) here; CHANNEL_UPDATE follows."""
+        chan = self.channel(channel_id)
+        chan.denied.update(perms)
+        self.changed_channel(chan)
+
+    def allow(self, channel_id: int, *perms: str) -> None:
+        chan = self.channel(channel_id)
+        chan.denied.difference_update(perms)
+        self.changed_channel(chan)
+
+    def delete_channel(self, channel_id: int) -> None:
+        chan = self.channel(channel_id)
+        chan.deleted = True
+        if chan.is_thread:
+            data = {
+                "id": str(chan.id),
+                "guild_id": str(chan.guild_id),
+                "parent_id": str(chan.parent_id),
+                "type": chan.type,
+            }
+            self.emit("THREAD_DELETE", data, intent=GUILDS)
+        else:
+            self.emit("CHANNEL_DELETE", self.channel_payload(chan), intent=GUILDS)
+
+    def changed_channel(self, chan: Channel) -> None:
+        event = "THREAD_UPDATE" if chan.is_thread else "CHANNEL_UPDATE"
+        self.emit(event, self.channel_payload(chan), intent=GUILDS)
+
+    # -- lookups and payloads ----------------------------------------------------------------
+
+    def channel(self, channel_id: int) -> Channel:
+        chan = self.channels.get(channel_id)
+        if chan is None or chan.deleted:
+            raise unknown_channel()
+        return chan
+
+    def guild_of(self, chan: Channel) -> Guild | None:
+        return self.guilds.get(chan.guild_id) if chan.guild_id else None
+
+    def guild_payload(self, guild: Guild) -> dict[str, Any]:
+        chans = [self.channels[c] for c in guild.channel_ids]
+        chans += [c for c in self.channels.values() if c.is_thread and c.guild_id == guild.id]
+        return guild_json(guild, chans, self.bot, self.users)
+
+    def channel_payload(self, chan: Channel) -> dict[str, Any]:
+        return channel_json(chan, self.bot, self.users)
+
+    def message_payload(self, msg: StoredMessage) -> dict[str, Any]:
+        guild = self.guilds.get(msg.guild_id) if msg.guild_id else None
+        return message_json(msg, self.users, guild, self.messages)
+
+    def new_attachment(
+        self, channel_id: int, filename: str, data: bytes, content_type: str | None
+    ) -> StoredAttachment:
+        aid = self.ids.next()
+        att = StoredAttachment(
+            aid, filename, content_type, data, self.cdn_url(channel_id, aid, filename)
+        )
+        self.attachments[aid] = att
+        return att
+
+    def cdn_url(self, channel_id: int, attachment_id: int, filename: str) -> str:
+        """Like cdn.discordapp.com: signed (ex/is/hm) and refused without the signature."""
+        path = f"/attachments/{channel_id}/{attachment_id}/{filename}"
+        return f"{self.base_url}{path}?ex=7fffffff&is=00000000&hm={self.cdn_sign(path)}&"
+
+    def cdn_sign(self, path: str) -> str:
+        return hashlib.sha256((self._cdn_secret + path).encode()).hexdigest()
+
+    def store_message(self, msg: StoredMessage) -> StoredMessage:
+        """Record a new message, count it in its thread, and dispatch MESSAGE_CREATE."""
+        self.messages[msg.id] = msg
+        chan = self.channels.get(msg.channel_id)
+        if chan is not None and chan.is_thread:
+            chan.message_count += 1
+        if not msg.flags & 64:  # ephemeral messages are not dispatched
+            self.emit_message("MESSAGE_CREATE", msg, self.message_payload(msg))
+        self.notify()
+        return msg
+
+    def emit_message(self, event: str, msg: StoredMessage, data: dict[str, Any]) -> None:
+        intent = GUILD_MESSAGES if msg.guild_id else DIRECT_MESSAGES
+        self.emit(event, data, intent=intent, content_of=msg)
+
+    def parse_mentions(self, content: str) -> tuple[list[int], list[int], bool]:
+        users = [int(m) for m in MENTION.findall(content) if int(m) in self.users]
+        roles = [int(m) for m in ROLE_MENTION.findall(content)]
+        return list(dict.fromkeys(users)), roles, "@everyone" in content or "@here" in content
