@@ -168,7 +168,8 @@ async def test_sharding_config_reaches_the_client(
             try:
                 client = adapter.client  # type: ignore[attr-defined]
                 assert client.shard_count == 2 and list(client.shards) == [1]
-                assert w.fake.gateway.identifies() == 1  # only its own shard connected
+                [identify] = [h for h in w.fake.gateway.handshakes if h.kind == "identify"]
+                assert identify.shard == (1, 2)  # only its own shard, of two
             finally:
                 await adapter.stop()
 
