@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.texts.i18n import t
 from tests.discord_harness import World, bot_settings, running_bot, world
 from tests.fake_relay import FakeRelay, Stream
 from tests.pictures import decode_data_uri, picture
@@ -235,3 +236,20 @@ async def test_a_user_not_allowed_is_refused_and_nothing_is_fetched_or_asked(
                             and f"discord:{w.bob.id}" in fake.messages[rec.original_id].content)
     assert f"discord:{w.bob.id}" in fake.texts(dm.id)[0]
     assert fake_relay.requests == [] and not fake.cdn_gets
+
+
+async def test_the_users_discord_locale_picks_the_bots_language(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.bob)  # bob's client is in Chinese (zh-CN)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash("reset", {}, channel_id=dm.id, user=w.bob)
+        reset = await fake.wait_for(
+            lambda: rec.original_id is not None and fake.messages[rec.original_id].content
+        )
+        # A later typed message (which carries no locale) is answered in Chinese too.
+        await fake.user_says(dm.id, "/reset", author=w.bob)
+        await fake.wait_for(lambda: len(fake.texts(dm.id)) == 2)
+    assert reset == t("cmd.reset.done", "zh")
+    assert fake.texts(dm.id)[-1] == t("cmd.reset.done", "zh")

@@ -66,6 +66,7 @@ MB = 1_000_000
 READY_WAIT_S = 60.0  # start-up waits this long for the gateway's READY, then goes on
 STOP_WAIT_S = 30.0
 CLOSE_WAIT_S = 5.0
+LOCALES_MAX = 100_000
 # Commands that also take the picture of the message they reply to.
 REPLIED_PHOTO_COMMANDS = frozenset({"vision", "img", "describe", "blend", "video"})
 
@@ -100,6 +101,9 @@ class DiscordAdapter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._accepting = False
         self._refusing: set[str] = set()
+        # A message does not carry its author's locale; an interaction does: remembered here
+        # so the texts of later messages are in the user's language too.
+        self._locales: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -274,6 +278,7 @@ class DiscordAdapter:
         place = place_in(info)
         admin = chat_admin_of(message.author)
         incoming = to_incoming(message, me, place, chat_admin=admin)
+        incoming = replace(incoming, language=self._locales.get(incoming.user_id))
         lang = pick_lang(incoming.language, self._settings.language)
         reply_to = message.id if place.chat_type == "group" else None
         surface = ChannelSurface(client, place.channel_id, reply_to)
@@ -319,7 +324,7 @@ class DiscordAdapter:
         client = self._client
 
         async def work() -> None:
-            incoming = interaction_incoming(interaction, text)
+            incoming = self._remember_locale(interaction_incoming(interaction, text))
             lang = pick_lang(incoming.language, self._settings.language)
             channel = ChannelSurface(client, interaction_place(interaction).channel_id)
             surface = InteractionSurface(interaction, channel)
@@ -345,12 +350,21 @@ class DiscordAdapter:
         client = self._client
 
         async def work() -> None:
-            incoming = interaction_incoming(interaction, "", action_token=token)
+            incoming = self._remember_locale(
+                interaction_incoming(interaction, "", action_token=token)
+            )
             lang = pick_lang(incoming.language, self._settings.language)
             surface = ChannelSurface(client, interaction_place(interaction).channel_id)
             await self._answer(incoming, surface, lang, [])
 
         await self._tracked(work)
+
+    def _remember_locale(self, incoming: IncomingMessage) -> IncomingMessage:
+        if incoming.language:
+            if len(self._locales) >= LOCALES_MAX:
+                self._locales.clear()
+            self._locales[incoming.user_id] = incoming.language
+        return incoming
 
     async def _on_tree_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -404,10 +418,13 @@ class DiscordAdapter:
 
     async def _reply(self, incoming: IncomingMessage, surface: Surface, turn: Turn) -> None:
         channel_id = int(surface.key)
+        # An interaction shows "thinking…" itself; a channel gets "typing…".
+        typing = None if isinstance(surface, InteractionSurface) else (
+            lambda: self._typing(channel_id)
+        )
         renderer = ReplyRenderer(
             self._sender, surface, self._buttons,
-            interval_s=self._config.edit_interval_s,
-            typing=lambda: self._typing(channel_id),
+            interval_s=self._config.edit_interval_s, typing=typing,
         )
         async with aclosing(self._engine.handle(incoming, place=turn)) as events:
             await renderer.render(events)
