@@ -161,3 +161,24 @@ async def test_telegram_and_discord_run_in_one_process(
             await fake.user_says(dm.id, "hello from discord", author=w.alice)
             await fake.wait_for(lambda: fake.texts(dm.id) == ["echo: hello from discord"])
             await tg.wait_for(lambda: texts(tg, USER) == ["echo: hello from telegram"])
+
+
+async def test_blend_and_describe_take_their_pictures_from_slash_options(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash("blend", {}, channel_id=dm.id, user=w.alice, attachments={
+            "image": ("a.jpg", picture(64, 64, "red"), "image/jpeg"),
+            "image2": ("b.jpg", picture(64, 64, "blue"), "image/jpeg"),
+        })
+        await fake.wait_for(lambda: "✅ #1 Midjourney blend: done" in fake.texts(dm.id))
+        assert rec.response_types == [5]
+        await fake.slash("describe", {}, channel_id=dm.id, user=w.alice, attachments={
+            "image": ("c.jpg", picture(64, 64, "green"), "image/jpeg"),
+        })
+        await fake.wait_for(lambda: any("fox" in t for t in fake.texts(dm.id)))
+    blend = next(r for r in fake_relay.requests if r.path == "/mj/submit/blend")
+    assert len(blend.json["base64Array"]) == 2
+    assert any(r.path == "/mj/submit/describe" for r in fake_relay.requests)

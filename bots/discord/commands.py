@@ -18,7 +18,7 @@ OnSlash = Callable[[discord.Interaction[Any], str, list[discord.Attachment]], Aw
 DESCRIPTION_LIMIT = 100
 CHOICES_LIMIT = 25
 SKIPPED = frozenset({"start"})  # Telegram's greeting: Discord has no /start convention
-PROMPTED = ("img", "song", "lyrics", "tts")  # a required prompt
+PROMPTED = ("song", "lyrics", "tts")  # a required prompt
 LOCALES: dict[Lang, tuple[discord.Locale, ...]] = {
     "zh": (discord.Locale.chinese, discord.Locale.taiwan_chinese),
     "en": (discord.Locale.american_english, discord.Locale.british_english),
@@ -59,9 +59,10 @@ def slash_commands(
     """Every slash command; each callback hands ``on_slash`` the text and any picture."""
     commands: list[app_commands.Command[Any, Any, None]] = [
         _chat(on_slash, default), _vision(on_slash, default), _video(on_slash, default),
+        _img(on_slash, default), _describe(on_slash, default), _blend(on_slash, default),
         _model(on_slash, default, model_choices),
     ]
-    special = {"vision", "video", "model"}
+    special = {"vision", "video", "img", "describe", "blend", "model"}
     for spec in COMMANDS:
         if spec.hidden or not spec.enabled or spec.name in SKIPPED | special:
             continue
@@ -129,6 +130,53 @@ def _video(on_slash: OnSlash, default: Lang) -> app_commands.Command[Any, Any, N
 
     return app_commands.Command(
         name="video", description=describe("help.video", default), callback=video
+    )
+
+
+def _img(on_slash: OnSlash, default: Lang) -> app_commands.Command[Any, Any, None]:
+    @app_commands.describe(
+        prompt=describe("discord.opt.prompt", default),
+        image=describe("discord.opt.image", default),
+    )
+    async def img(
+        interaction: discord.Interaction[Any], prompt: str, image: discord.Attachment | None = None
+    ) -> None:
+        await on_slash(interaction, typed("img", prompt), [image] if image else [])
+
+    return app_commands.Command(name="img", description=describe("help.img", default), callback=img)
+
+
+def _describe(on_slash: OnSlash, default: Lang) -> app_commands.Command[Any, Any, None]:
+    @app_commands.describe(image=describe("discord.opt.image", default))
+    async def describe_(interaction: discord.Interaction[Any], image: discord.Attachment) -> None:
+        await on_slash(interaction, "/describe", [image])
+
+    return app_commands.Command(
+        name="describe", description=describe("help.describe", default), callback=describe_
+    )
+
+
+def _blend(on_slash: OnSlash, default: Lang) -> app_commands.Command[Any, Any, None]:
+    picture = describe("discord.opt.image", default)
+
+    @app_commands.describe(
+        image=picture, image2=picture, image3=picture, image4=picture, image5=picture,
+        text=describe("discord.opt.text", default),
+    )
+    async def blend(
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        image2: discord.Attachment,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        image5: discord.Attachment | None = None,
+        text: str | None = None,
+    ) -> None:
+        images = [a for a in (image, image2, image3, image4, image5) if a is not None]
+        await on_slash(interaction, typed("blend", text), images)
+
+    return app_commands.Command(
+        name="blend", description=describe("help.blend", default), callback=blend
     )
 
 
