@@ -23,6 +23,7 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import DiscordError
 from tests.fake_relay import FakeRelay, Stream
+from tests.telegram_harness import free_port
 from tests.test_startup import _relaybot, _the_line
 
 WRONG_TOKEN = "MTIz.WRONG-DISCORD-TOKEN-SECRET.xyz"
@@ -176,3 +177,29 @@ async def test_sharding_config_reaches_the_client(
 
 def relay_texts(relay: FakeRelay) -> list[str]:
     return [r.json["messages"][-1]["content"] for r in relay.requests if r.json]
+
+
+async def test_an_unreachable_api_exits_3_naming_api_base(tmp_path: Path, w: World) -> None:
+    port = free_port()  # nothing listens there once the probe socket is closed
+    section = discord_config(w.fake).replace(w.fake.api_base, f"http://127.0.0.1:{port}/api/v10")
+    path = write_config(tmp_path, "http://127.0.0.1:9", section)
+    status, out, err = await _relaybot("run", "-c", str(path))
+    assert status == 3, err
+    line = _the_line(err)
+    assert "cannot reach the Discord API" in line and "discord.api_base" in line
+    assert w.fake.token not in out + err and "Traceback" not in err
+
+
+async def test_check_config_accepts_discord_and_shows_its_summary(
+    tmp_path: Path, w: World
+) -> None:
+    extra = "  guild_ids: [123]\n  shard_count: 2\n  shard_ids: [0]\n"
+    path = write_config(tmp_path, "http://127.0.0.1:9", discord_config(w.fake, extra))
+    status, out, err = await _relaybot("check-config", "-c", str(path))
+    assert status == 0, err
+    assert "discord: enabled" in out and "discord shards: 0 of 2" in out
+    assert "discord commands synced to: 123" in out
+    assert w.fake.token not in out + err
+    bad = write_config(tmp_path, "http://127.0.0.1:9", discord_config(w.fake, "  shard_ids: [2]\n"))
+    status, out, err = await _relaybot("check-config", "-c", str(bad))
+    assert status == 2 and "discord.shard_ids" in err
