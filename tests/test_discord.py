@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bots.discord.inbound import ChannelInfos
 from core.texts.i18n import t
 from tests.discord_harness import World, bot_settings, running_bot, world
+from tests.fake_discord import new_client, running
 from tests.fake_relay import FakeRelay, Stream
 from tests.pictures import decode_data_uri, picture
 
@@ -276,3 +278,34 @@ async def test_streaming_keeps_inside_the_channel_limit(
         await fake.wait_for(lambda: fake.texts(dm.id) == [expected] * 3, 15)
     assert fake.limits.hits == []
     assert sum(len(m.edits) for m in fake.bot_messages(dm.id)) >= 3  # it did stream
+
+
+async def test_the_bots_thread_goes_on_after_a_restart(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    settings = bot_settings(tmp_path, fake_relay, fake)
+    async with running_bot(settings):
+        asked = await fake.user_says(general, f"{fake.mention()} the word is kiwi", author=w.bob)
+        thread = await fake.wait_for(lambda: fake.messages[asked.id].thread_id)
+        await fake.wait_for(lambda: fake.texts(thread) == ["echo: the word is kiwi"])
+    async with running_bot(settings):  # a new process: no cache, the same database
+        await fake.user_says(thread, "which word?", author=w.bob)
+        await fake.wait_for(lambda: "echo: which word?" in fake.texts(thread))
+    last = [r.json for r in fake_relay.requests if r.json][-1]
+    assert [m["content"] for m in last["messages"] if m["role"] == "user"] == [
+        "the word is kiwi", "which word?",
+    ]
+
+
+async def test_a_channel_discord_py_never_saw_is_looked_up_once(w: World) -> None:
+    fake = w.fake
+    thread = fake.add_thread(w.general.id, "old thread", owner=fake.bot)
+    client = new_client()
+    async with running(fake, client):
+        infos = ChannelInfos(client)
+        first = await infos.of(None, thread.id, w.guild.id)  # as if not in the cache
+        again = await infos.of(None, thread.id, w.guild.id)
+    assert first == again
+    assert first.thread and first.parent_id == w.general.id and first.owner_id == fake.bot.id
+    assert fake.count("GET /channels/{channel_id}") == 1
