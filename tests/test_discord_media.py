@@ -182,3 +182,16 @@ async def test_blend_and_describe_take_their_pictures_from_slash_options(
     blend = next(r for r in fake_relay.requests if r.path == "/mj/submit/blend")
     assert len(blend.json["base64Array"]) == 2
     assert any(r.path == "/mj/submit/describe" for r in fake_relay.requests)
+
+
+async def test_tts_sends_an_audio_file(tmp_path: Path, fake_relay: FakeRelay, w: World) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash("tts", {"prompt": "hello there"}, channel_id=dm.id, user=w.alice)
+        spoken = await fake.wait_for(
+            lambda: rec.original_id and fake.messages[rec.original_id].attachments
+            and fake.messages[rec.original_id].attachments[0]
+        )
+    assert spoken.filename.endswith((".mp3", ".ogg")) and spoken.data
+    assert [s["input"] for s in fake_relay.speeches] == ["hello there"]
