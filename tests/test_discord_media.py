@@ -195,3 +195,17 @@ async def test_tts_sends_an_audio_file(tmp_path: Path, fake_relay: FakeRelay, w:
         )
     assert spoken.filename.endswith((".mp3", ".ogg")) and spoken.data
     assert [s["input"] for s in fake_relay.speeches] == ["hello there"]
+
+
+async def test_an_upload_the_server_refuses_as_too_large_becomes_a_note(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    fake.upload_limit = 20  # a server that takes less than discord.filesize_limit says
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.user_says(dm.id, "/img -m dall-e-3 a lighthouse", author=w.alice)
+        await fake.wait_for(lambda: any("too large to send here" in x for x in fake.texts(dm.id)))
+        await fake.user_says(dm.id, "still fine?", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(dm.id)[-1:] == ["echo: still fine?"])
+    assert fake.count("POST /channels/{channel_id}/messages", 413) == 1

@@ -70,7 +70,7 @@ class Answerer:
                     await self.notify(surface, t("error.download_failed", lang))
                     return
                 incoming = replace(incoming, attachments=attachments)
-            await self._reply(incoming, surface, turn)
+            await self._reply(incoming, surface, turn, lang)
         finally:
             turn.leave()
 
@@ -90,7 +90,9 @@ class Answerer:
                     self._refusing.discard(key)
             return None
 
-    async def _reply(self, incoming: IncomingMessage, surface: Surface, turn: Turn) -> None:
+    async def _reply(
+        self, incoming: IncomingMessage, surface: Surface, turn: Turn, lang: Lang
+    ) -> None:
         channel_id = int(surface.key)
         # An interaction shows "thinking…" itself; a channel gets "typing…".
         typing = None if isinstance(surface, InteractionSurface) else (
@@ -98,7 +100,7 @@ class Answerer:
         )
         renderer = ReplyRenderer(
             self._sender, surface, self._buttons,
-            interval_s=self._config().edit_interval_s, typing=typing,
+            interval_s=self._config().edit_interval_s, typing=typing, lang=lang,
         )
         # aclosing: whatever happens while rendering, the engine's reply is closed at once,
         # which releases its conversation for the next message.

@@ -27,9 +27,13 @@ from core.platform.types import (
     TextDelta,
     VideoReply,
 )
+from core.texts.i18n import Lang, t
 
 log = logging.getLogger("relaybot.discord")
 
+MB = 1_000_000
+TOO_LARGE = 40005  # Discord's "Request entity too large"
+DEFAULT_LIMIT = 10 * 1024 * 1024  # what every server allows bots (boosted ones more)
 CAPTION_LIMIT = 2000  # a caption is the content of the message carrying the file
 TYPING_EVERY_S = 8.0  # Discord shows "typing…" for about 10 s
 TYPING_DELAY_S = 0.25
@@ -55,7 +59,9 @@ class ReplyRenderer:
         interval_s: float,
         typing: Callable[[], Awaitable[None]] | None = None,
         tolerant: bool = True,
+        lang: Lang = "en",
     ) -> None:
+        self._lang = lang
         self._sender = sender
         self._surface = surface
         self._buttons = buttons
@@ -135,7 +141,7 @@ class ReplyRenderer:
         elif isinstance(event, AudioReply):
             await self._stop_typing()
             name = filename(event.mime, "voice" if event.voice else (event.title or "audio"))
-            await self._send("", files=[FileOut(event.data, _safe(name))])
+            await self._send_file("", FileOut(event.data, _safe(name)))
         elif isinstance(event, VideoReply):
             await self._video(event)
 
@@ -164,6 +170,22 @@ class ReplyRenderer:
         self._record(sent.id)
         return sent
 
+    async def _send_file(
+        self, content: str, file: FileOut, view: discord.ui.View | None = None
+    ) -> None:
+        """A file with its caption; when Discord refuses it as too large for this channel
+        (413 / 40005: a server below the configured limit), the caption and a note instead."""
+        try:
+            await self._send(content, view=view, files=[file])
+        except discord.HTTPException as exc:
+            if not too_large(exc):
+                raise
+            log.info("upload refused as too large channel=%s (%d bytes)", self._surface.key,
+                     len(file.data))
+            note = t("media.too_large_here", self._lang, mb=f"{len(file.data) / MB:.1f}",
+                     max_mb=f"{DEFAULT_LIMIT / MB:.1f}")
+            await self._send(cut(f"{content}\n{note}".strip(), MESSAGE_LIMIT), view=view)
+
     async def _finish(
         self, stream: StreamingAnswer, text: str, view: discord.ui.View | None
     ) -> None:
@@ -181,9 +203,7 @@ class ReplyRenderer:
     async def _image(self, image: ImageReply, view: discord.ui.View | None) -> None:
         await self._stop_typing()
         caption = cut(image.caption, CAPTION_LIMIT)
-        await self._send(
-            caption, view=view, files=[FileOut(image.data, filename(image.mime, "image"))]
-        )
+        await self._send_file(caption, FileOut(image.data, filename(image.mime, "image")), view)
 
     async def _video(self, video: VideoReply) -> None:
         await self._stop_typing()
@@ -195,7 +215,7 @@ class ReplyRenderer:
                 )
                 return
             except discord.HTTPException as exc:  # 413 / 40005: too large for this channel
-                if video.url is None:
+                if video.url is None or not too_large(exc):
                     raise
                 log.info("video upload failed channel=%s (%s); sending the link",
                          self._surface.key, exc)
@@ -218,6 +238,10 @@ class ReplyRenderer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._typing
             self._typing = None
+
+
+def too_large(exc: discord.HTTPException) -> bool:
+    return exc.status == 413 or exc.code == TOO_LARGE
 
 
 def _safe(name: str) -> str:

@@ -46,7 +46,7 @@ class JobSink:
         channel = self.channel_of(dest)
         renderer = ReplyRenderer(
             self._sender, ChannelSurface(self._client, channel), self._buttons,
-            interval_s=self._interval_s(), tolerant=False,
+            interval_s=self._interval_s(), tolerant=False, lang=dest.lang,
         )
         try:
             await renderer.render(stream())
