@@ -4,6 +4,8 @@ deleted messages and threads, 5xx, and gateway reconnects, none of which stop it
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from bots.app import App, build_adapters
 from core.errors import CredentialsError
+from core.logs import setup_logging
 from tests.conftest import TEST_KEY, make_settings, write_config
 from tests.discord_harness import (
     JOBS,
@@ -203,3 +206,27 @@ async def test_check_config_accepts_discord_and_shows_its_summary(
     bad = write_config(tmp_path, "http://127.0.0.1:9", discord_config(w.fake, "  shard_ids: [2]\n"))
     status, out, err = await _relaybot("check-config", "-c", str(bad))
     assert status == 2 and "discord.shard_ids" in err
+
+
+async def test_the_bot_token_never_reaches_the_logs(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    settings = bot_settings(tmp_path, fake_relay, fake)
+    stream = io.StringIO()
+    handler = setup_logging("DEBUG", settings.secrets(), stream=stream)
+    logging.getLogger("discord").setLevel(logging.DEBUG)  # discord.py logs every frame
+    dm = fake.dm_channel(w.alice)
+    try:
+        async with running_bot(settings):
+            await fake.user_says(dm.id, "hello", author=w.alice)
+            await fake.wait_for(lambda: fake.texts(dm.id) == ["echo: hello"])
+            await fake.gateway.force_reconnect()  # RESUME carries the token too
+            await fake.user_says(dm.id, "again", author=w.alice)
+            await fake.wait_for(lambda: fake.texts(dm.id)[-1:] == ["echo: again"])
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger("discord").setLevel(logging.WARNING)
+    logs = stream.getvalue()
+    assert "IDENTIFY" in logs and "RESUME" in logs  # the library did log its handshakes
+    assert fake.token not in logs and TEST_KEY not in logs
