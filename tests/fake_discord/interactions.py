@@ -33,7 +33,7 @@ async def callback(fake: FakeDiscord, call: Call) -> Result:
     body = call.json if isinstance(call.json, dict) else {}
     kind = int(body.get("type") or 0)
     data = body.get("data") or {}
-    if kind in (6, 7) and rec.type != 3:
+    if kind in (6, 7) and rec.type not in (3, 5) or kind == 9 and rec.type == 5:
         raise rules.invalid_form(
             "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
         )  # APPROX
@@ -46,7 +46,7 @@ async def callback(fake: FakeDiscord, call: Call) -> Result:
         rec.original_id = message.id
     elif kind in (6, 7):
         rec.original_id = rec.message_id
-        if kind == 7:
+        if kind == 7 and rec.message_id is not None:
             target = fake.messages[rec.message_id or 0]
             apply_edit(
                 fake,

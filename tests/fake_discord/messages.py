@@ -27,7 +27,10 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
     if needed in chan.denied:
         raise rules.missing_permissions()
     if chan.is_thread and chan.archived:
+        if chan.locked:
+            raise DiscordError(400, 50083, "Thread is archived")
         chan.archived = False  # sending to an archived (unlocked) thread reopens it
+        fake.changed_channel(chan)
     return chan.guild_id
 
 
@@ -42,13 +45,17 @@ def build_message(
         raise rules.missing_permissions()
     content = body.get("content") or ""
     mentions, roles, everyone = fake.parse_mentions(content)
+    denied = chan.denied if chan is not None else set()
+    if body.get("message_reference") and "read_message_history" in denied:
+        raise DiscordError(400, 160002, "Cannot reply without permission to read message history")
+    embeds = [] if "embed_links" in denied else list(body.get("embeds") or [])  # dropped
     msg = StoredMessage(
         id=fake.ids.next(),
         channel_id=channel_id,
         guild_id=guild_id,
         author=fake.bot,
         content=content,
-        embeds=list(body.get("embeds") or []),
+        embeds=embeds,
         components=list(body.get("components") or []),
         attachments=attachments_of(fake, channel_id, guild_id, call, body),
         mentions=mentions,

@@ -59,6 +59,7 @@ class Channel:
     # discord.py's permissions_for agrees, and enforced by the REST routes: 403 / 50013).
     denied: set[str] = field(default_factory=set)
     archived: bool = False
+    locked: bool = False  # an archived locked thread refuses messages (400 50083)
     message_count: int = 0
     deleted: bool = False
 

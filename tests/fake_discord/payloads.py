@@ -105,7 +105,7 @@ def channel_json(channel: Channel, bot: User, users: dict[int, User]) -> dict[st
                 "archived": channel.archived,
                 "auto_archive_duration": 1440,
                 "archive_timestamp": iso(0),
-                "locked": False,
+                "locked": channel.locked,
                 "create_timestamp": iso(0),
             },
         )

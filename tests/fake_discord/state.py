@@ -230,6 +230,21 @@ class FakeState:
         chan.denied.difference_update(perms)
         self.changed_channel(chan)
 
+    def archive(self, thread_id: int, *, locked: bool = False) -> None:
+        """A moderator (or Discord's inactivity timer) archives the thread; THREAD_UPDATE."""
+        chan = self.channel(thread_id)
+        assert chan.is_thread, "only threads are archived"
+        chan.archived, chan.locked = True, locked
+        self.changed_channel(chan)
+
+    def remove_guild(self, guild_id: int) -> None:
+        """The bot is kicked: GUILD_DELETE (without ``unavailable``), its channels are gone."""
+        guild = self.guilds.pop(guild_id)
+        for chan in self.channels.values():
+            if chan.guild_id == guild.id:
+                chan.deleted = True
+        self.emit("GUILD_DELETE", {"id": str(guild.id)}, intent=GUILDS)
+
     def delete_channel(self, channel_id: int) -> None:
         chan = self.channel(channel_id)
         chan.deleted = True
