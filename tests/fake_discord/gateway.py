@@ -196,10 +196,9 @@ class Gateway:
         )
 
     async def drain(self) -> None:
-        """Until every frame queued so far was written to the live connections."""
-        for conn in list(self.connections):
-            if not conn.ws.closed:
-                await conn.queue.join()
+        """Until every frame queued so far was written (or its connection closed)."""
+        conns = list(self.connections)
+        await self.state.wait_for(lambda: all(c.flushed or c.ws.closed for c in conns))
 
     # -- the WebSocket -----------------------------------------------------------------------
 
@@ -216,7 +215,12 @@ class Gateway:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                await self._received(conn, json.loads(msg.data))
+                try:
+                    payload = json.loads(msg.data)
+                except ValueError:
+                    await conn.close(code=4002, message=b"Error while decoding payload.")
+                    break
+                await self._received(conn, payload)
         finally:
             # A client closing with 1000/1001 ends its session (no RESUME after that).
             ended = not conn.closed_by_server and ws.close_code in (1000, 1001)
@@ -267,6 +271,8 @@ class Gateway:
             await self._resume(conn, d or {})
         elif not conn.authenticated:
             await conn.close(code=4003, message=b"Not authenticated.")
+        elif op not in (3, 4, 8, 31):  # presence, voice state, request members, soundboard
+            await conn.close(code=4001, message=b"Unknown opcode.")
         self.state.notify()
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
         raise rules.missing_permissions()
     if chan.is_thread and chan.archived:
         if chan.locked:
-            raise DiscordError(400, 50083, "Thread is archived")
+            raise DiscordError(400, 50083, "Thread is archived")  # APPROX text
         chan.archived = False  # sending to an archived (unlocked) thread reopens it
         fake.changed_channel(chan)
     return chan.guild_id

@@ -98,6 +98,7 @@ class FakeDiscord(UserActions):
             att.url = self.cdn_url(int(att.url.split("/")[-3]), att.id, att.filename)
 
     async def stop(self) -> None:
+        self.gateway.open.set()  # no handler may stay parked before HELLO
         for conn in list(self.gateway.connections):
             await conn.close(1001, b"fake: stopping")
         if self._runner is not None:
