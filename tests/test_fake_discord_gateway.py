@@ -149,3 +149,17 @@ async def test_intents_decide_what_is_dispatched(world: World) -> None:
             "dm",
         )
         assert "guild_id" not in event["d"]
+
+
+async def test_too_many_payloads_close_with_4008(world: World) -> None:
+    fake = world.fake
+    fake.gateway.send_limit = 3
+    async with aiohttp.ClientSession() as http, http.ws_connect(fake.gateway_url) as ws:
+        await receive(ws)
+        await ws.send_json(identify(fake.token))
+        for _ in range(3):
+            await ws.send_json({"op": 3, "d": {"status": "online", "since": 0, "afk": False}})
+        msg = await ws.receive(timeout=5)
+        while msg.type is aiohttp.WSMsgType.TEXT:
+            msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4008)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ class Connection:
     authenticated: bool = False
     closed_by_server: bool = False
     queued: int = 0
+    received: list[float] = field(default_factory=list)  # when the client sent each payload
     written: int = 0
 
     def put(self, text: str) -> None:
@@ -97,6 +99,10 @@ class Gateway:
         # Privileged intents switched on in the developer portal; asking for others: 4014.
         self.portal_intents = PRIVILEGED
         self.close_on_identify: int | None = None  # e.g. 4004 even with a good token
+        self.ack_heartbeats = True  # False: a zombie connection (discord.py reconnects)
+        # Clients may send 120 payloads per 60 s per connection, else close 4008.
+        # discord.py keeps to 110 per 60 s itself.
+        self.send_limit, self.send_window_s = 120, 60.0
         self.open = asyncio.Event()  # cleared: new connections wait before HELLO
         self.open.set()
         self.connections: list[Connection] = []
@@ -260,9 +266,15 @@ class Gateway:
 
     async def _received(self, conn: Connection, payload: dict[str, Any]) -> None:
         op, d = payload.get("op"), payload.get("d")
-        if op == HEARTBEAT:
+        now = time.monotonic()
+        if op != HEARTBEAT:  # heartbeats are not counted (tests use short intervals)
+            conn.received = [t for t in conn.received if now - t < self.send_window_s] + [now]
+        if len(conn.received) > self.send_limit:
+            await conn.close(code=4008, message=b"Rate limited.")
+        elif op == HEARTBEAT:
             self.heartbeats += 1
-            self._send(conn, {"op": HEARTBEAT_ACK})
+            if self.ack_heartbeats:
+                self._send(conn, {"op": HEARTBEAT_ACK})
         elif op in (IDENTIFY, RESUME) and conn.authenticated:
             await conn.close(code=4005, message=b"Already authenticated.")
         elif op == IDENTIFY:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -111,6 +112,14 @@ class FakeState:
     def count(self, route: str, status: int | None = None) -> int:
         """REST calls to ``route`` ("POST /channels/{channel_id}/messages"), by status if given."""
         return sum(1 for c in self.calls if c.route == route and status in (None, c.status))
+
+    def routes(self) -> Counter[str]:
+        """REST calls per route so far."""
+        return Counter(c.route for c in self.calls)
+
+    def invalid_requests(self) -> int:
+        """401, 403 and 429 answers: Discord bans an IP after 10,000 of them in 10 minutes."""
+        return sum(1 for c in self.calls if c.status in (401, 403, 429))
 
     def channel_messages(
         self, channel_id: int, *, bot_only: bool = False, deleted: bool = False
