@@ -172,7 +172,9 @@ class UserActions(FakeState):
             "custom_id": modal["custom_id"],
             "components": [answer(c) for c in modal.get("components", [])],
         }
-        return await self._interact(5, rec.channel_id, user or rec.user, data)
+        # opened from a button: the submission carries that button's message, as on Discord
+        origin = self.messages.get(rec.message_id) if rec.message_id else None
+        return await self._interact(5, rec.channel_id, user or rec.user, data, message=origin)
 
     def _synced(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
         scopes = ([self.guild_commands.get(guild_id, [])] if guild_id else []) + [

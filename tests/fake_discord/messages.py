@@ -35,17 +35,20 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
 
 
 def build_message(
-    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call
+    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call, *, webhook: bool = False
 ) -> StoredMessage:
-    """A new message from a create body (JSON or multipart payload_json + files[n])."""
+    """A new message from a create body (JSON or multipart payload_json + files[n]).
+
+    The bot's channel permissions apply to its own messages, not to interaction responses and
+    follow-ups (``webhook``), which Discord sends as the application's webhook."""
     body = call.json if isinstance(call.json, dict) else {}
     rules.check_message(body, files=len(call.files))
     chan = fake.channels.get(channel_id)
-    if call.files and chan is not None and "attach_files" in chan.denied:
+    denied = chan.denied if chan is not None and not webhook else set()
+    if call.files and "attach_files" in denied:
         raise rules.missing_permissions()
     content = body.get("content") or ""
     mentions, roles, everyone = fake.parse_mentions(content)
-    denied = chan.denied if chan is not None else set()
     if body.get("message_reference") and "read_message_history" in denied:
         raise DiscordError(400, 160002, "Cannot reply without permission to read message history")
     embeds = [] if "embed_links" in denied else list(body.get("embeds") or [])  # dropped
