@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 
 import discord
 import pytest
@@ -112,3 +113,33 @@ async def test_a_sharded_client_asks_gateway_bot(world: World) -> None:
         assert client.shard_count == 1
         assert client.get_guild(world.guild.id) is not None
     assert fake.count("GET /gateway/bot") == 1
+
+
+async def test_roles_decide_member_permissions(world: World) -> None:
+    fake, client = world.fake, new_client()
+    mods = fake.add_role(world.guild.id, "mods", permissions=1 << 5)  # MANAGE_GUILD
+    bob = fake.add_user("bob")
+    fake.add_member(world.guild.id, bob, roles=(mods.id,))
+    tree = app_commands.CommandTree(client)
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    @tree.command(name="admin", description="Who may")
+    async def admin(interaction: discord.Interaction) -> None:
+        user = interaction.user
+        assert isinstance(user, discord.Member)
+        seen[user.name] = (
+            user.guild_permissions.manage_guild,
+            interaction.permissions.manage_guild,
+        )
+        await interaction.response.send_message("ok")
+
+    async with running(fake, client):
+        await tree.sync()
+        guild = client.get_guild(world.guild.id)
+        assert guild is not None and guild.me is not None
+        assert guild.me.guild_permissions.manage_messages  # the bot's own role
+        assert not guild.default_role.permissions.manage_messages
+        for user in (world.alice, bob):
+            rec = await fake.slash("admin", channel_id=world.general.id, user=user)
+            await fake.wait_for(partial(getattr, rec, "acknowledged"))
+    assert seen == {"alice": (False, False), "bob": (True, True)}

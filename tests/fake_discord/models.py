@@ -43,6 +43,7 @@ class Role:
     name: str
     permissions: int
     position: int = 0
+    managed: bool = False  # the bot's own role
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Guild:
     channel_ids: list[int] = field(default_factory=list)
     # The channel's per-file upload limit (discord.py: guild.filesize_limit from premium_tier).
     premium_tier: int = 0
+    owner_id: int = 0  # the application owner (not a member unless added): not the bot
 
 
 @dataclass
