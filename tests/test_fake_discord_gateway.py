@@ -79,6 +79,24 @@ async def test_wrong_order_and_twice_close_the_socket(world: World) -> None:
             assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4005)
 
 
+async def test_garbage_and_unknown_opcodes_close_the_socket(world: World) -> None:
+    fake = world.fake
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(fake.gateway_url) as ws:
+            await receive(ws)
+            await ws.send_str("{not json")
+            closed = await ws.receive(timeout=5)
+            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4002)
+        async with http.ws_connect(fake.gateway_url) as ws:
+            await receive(ws)
+            await ws.send_json(identify(fake.token))
+            await ws.send_json({"op": 42, "d": None})
+            msg = await ws.receive(timeout=5)
+            while msg.type is aiohttp.WSMsgType.TEXT:
+                msg = await ws.receive(timeout=5)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+
+
 async def test_resume_replays_missed_events_and_a_clean_close_ends_the_session(
     world: World,
 ) -> None:
@@ -131,3 +149,17 @@ async def test_intents_decide_what_is_dispatched(world: World) -> None:
             "dm",
         )
         assert "guild_id" not in event["d"]
+
+
+async def test_too_many_payloads_close_with_4008(world: World) -> None:
+    fake = world.fake
+    fake.gateway.send_limit = 3
+    async with aiohttp.ClientSession() as http, http.ws_connect(fake.gateway_url) as ws:
+        await receive(ws)
+        await ws.send_json(identify(fake.token))
+        for _ in range(3):
+            await ws.send_json({"op": 3, "d": {"status": "online", "since": 0, "afk": False}})
+        msg = await ws.receive(timeout=5)
+        while msg.type is aiohttp.WSMsgType.TEXT:
+            msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4008)

@@ -11,6 +11,7 @@ import pytest
 from discord import app_commands
 
 from tests.fake_discord import new_client, running
+from tests.fake_discord.ratelimits import Limit
 from tests.fake_discord.recorder import Recorder, World, small_world
 
 
@@ -103,3 +104,30 @@ async def test_wait_connected_and_events_in_order(world: World) -> None:
         await client.message(said[-1].id)
         assert [m.content for m in client.seen] == ["0", "1", "2", "3", "4"]
         assert [f["s"] for f in session.sent] == list(range(1, len(session.sent) + 1))
+
+
+async def test_unanswered_heartbeats_make_discord_py_resume(world: World) -> None:
+    fake = world.fake
+    fake.gateway.heartbeat_interval_ms = 50
+    client = discord.Client(
+        intents=new_client().intents, guild_ready_timeout=0.05, heartbeat_timeout=0.3
+    )
+    async with running(fake, client):
+        fake.gateway.ack_heartbeats = False  # a zombie connection: nothing comes back
+        await fake.wait_for(lambda: fake.gateway.resumes() >= 1, timeout=10)
+        fake.gateway.ack_heartbeats = True
+        await fake.gateway.wait_connected()
+        assert fake.gateway.identifies() == 1
+
+
+async def test_global_limit_429_is_waited_out(world: World) -> None:
+    fake, client = world.fake, new_client()
+    route = "POST /channels/{channel_id}/messages"
+    async with running(fake, client):
+        channel = client.get_channel(world.general.id)
+        assert isinstance(channel, discord.TextChannel)
+        fake.limits.global_limit = Limit(2, 0.5)
+        for i in range(3):
+            await channel.send(str(i))
+        assert fake.texts(world.general.id) == ["0", "1", "2"]
+        assert fake.routes()[route] == 4 and fake.invalid_requests() == 1

@@ -147,6 +147,35 @@ class UserActions(FakeState):
             data["values"] = list(values)
         return await self._interact(3, msg.channel_id, user, data, message=msg)
 
+    async def submit_modal(
+        self, rec: InteractionRecord, values: dict[str, str], *, user: User | None = None
+    ) -> InteractionRecord:
+        """INTERACTION_CREATE type 5: the modal the bot opened for ``rec`` (callback type 9)
+        is submitted with ``values`` by text-input custom_id, in the shape the bot sent
+        (action rows, or labels of discord.py 2.6+)."""
+        modals = [r.get("data") or {} for r in rec.responses if r.get("type") == 9]
+        if not modals:
+            raise ValueError(f"interaction {rec.id} opened no modal")
+        modal = modals[-1]
+
+        def answer(comp: dict[str, Any]) -> dict[str, Any]:
+            if comp.get("type") == 1:
+                return {"type": 1, "components": [answer(c) for c in comp["components"]]}
+            if comp.get("type") == 18:
+                return {"type": 18, "component": answer(comp["component"])}
+            out = {"type": comp["type"], "custom_id": comp.get("custom_id")}
+            if comp["type"] == 4:
+                out["value"] = values.get(str(comp.get("custom_id")), "")
+            return out
+
+        data = {
+            "custom_id": modal["custom_id"],
+            "components": [answer(c) for c in modal.get("components", [])],
+        }
+        # opened from a button: the submission carries that button's message, as on Discord
+        origin = self.messages.get(rec.message_id) if rec.message_id else None
+        return await self._interact(5, rec.channel_id, user or rec.user, data, message=origin)
+
     def _synced(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
         scopes = ([self.guild_commands.get(guild_id, [])] if guild_id else []) + [
             self.global_commands

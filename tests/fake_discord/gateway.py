@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ class Connection:
     authenticated: bool = False
     closed_by_server: bool = False
     queued: int = 0
+    received: list[float] = field(default_factory=list)  # when the client sent each payload
     written: int = 0
 
     def put(self, text: str) -> None:
@@ -98,6 +100,10 @@ class Gateway:
         # Privileged intents switched on in the developer portal; asking for others: 4014.
         self.portal_intents = PRIVILEGED
         self.close_on_identify: int | None = None  # e.g. 4004 even with a good token
+        self.ack_heartbeats = True  # False: a zombie connection (discord.py reconnects)
+        # Clients may send 120 payloads per 60 s per connection, else close 4008.
+        # discord.py keeps to 110 per 60 s itself.
+        self.send_limit, self.send_window_s = 120, 60.0
         self.open = asyncio.Event()  # cleared: new connections wait before HELLO
         self.open.set()
         self.connections: list[Connection] = []
@@ -197,10 +203,9 @@ class Gateway:
         )
 
     async def drain(self) -> None:
-        """Until every frame queued so far was written to the live connections."""
-        for conn in list(self.connections):
-            if not conn.ws.closed:
-                await conn.queue.join()
+        """Until every frame queued so far was written (or its connection closed)."""
+        conns = list(self.connections)
+        await self.state.wait_for(lambda: all(c.flushed or c.ws.closed for c in conns))
 
     # -- the WebSocket -----------------------------------------------------------------------
 
@@ -217,7 +222,12 @@ class Gateway:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                await self._received(conn, json.loads(msg.data))
+                try:
+                    payload = json.loads(msg.data)
+                except ValueError:
+                    await conn.close(code=4002, message=b"Error while decoding payload.")
+                    break
+                await self._received(conn, payload)
         finally:
             # A client closing with 1000/1001 ends its session (no RESUME after that).
             ended = not conn.closed_by_server and ws.close_code in (1000, 1001)
@@ -257,9 +267,15 @@ class Gateway:
 
     async def _received(self, conn: Connection, payload: dict[str, Any]) -> None:
         op, d = payload.get("op"), payload.get("d")
-        if op == HEARTBEAT:
+        now = time.monotonic()
+        if op != HEARTBEAT:  # heartbeats are not counted (tests use short intervals)
+            conn.received = [t for t in conn.received if now - t < self.send_window_s] + [now]
+        if len(conn.received) > self.send_limit:
+            await conn.close(code=4008, message=b"Rate limited.")
+        elif op == HEARTBEAT:
             self.heartbeats += 1
-            self._send(conn, {"op": HEARTBEAT_ACK})
+            if self.ack_heartbeats:
+                self._send(conn, {"op": HEARTBEAT_ACK})
         elif op in (IDENTIFY, RESUME) and conn.authenticated:
             await conn.close(code=4005, message=b"Already authenticated.")
         elif op == IDENTIFY:
@@ -268,6 +284,8 @@ class Gateway:
             await self._resume(conn, d or {})
         elif not conn.authenticated:
             await conn.close(code=4003, message=b"Not authenticated.")
+        elif op not in (3, 4, 8, 31):  # presence, voice state, request members, soundboard
+            await conn.close(code=4001, message=b"Unknown opcode.")
         self.state.notify()
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ async def callback(fake: FakeDiscord, call: Call) -> Result:
     body = call.json if isinstance(call.json, dict) else {}
     kind = int(body.get("type") or 0)
     data = body.get("data") or {}
-    if kind in (6, 7) and rec.type != 3:
+    if kind in (6, 7) and rec.type not in (3, 5) or kind == 9 and rec.type == 5:
         raise rules.invalid_form(
             "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
         )  # APPROX
@@ -46,6 +46,10 @@ async def callback(fake: FakeDiscord, call: Call) -> Result:
         rec.original_id = message.id
     elif kind in (6, 7):
         rec.original_id = rec.message_id
+        if rec.message_id is None:  # a modal submitted from a slash command has no message
+            raise rules.invalid_form(
+                "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
+            )  # APPROX
         if kind == 7:
             target = fake.messages[rec.message_id or 0]
             apply_edit(
@@ -87,7 +91,7 @@ def _response_message(
         )
     else:
         sub = Call(call.method, call.route, call.path, call.params, call.query, data, call.files)
-        msg = build_message(fake, rec.channel_id, guild_id, sub)
+        msg = build_message(fake, rec.channel_id, guild_id, sub, webhook=True)
         msg.flags |= int(data.get("flags") or 0) & EPHEMERAL
     _mark(fake, rec, msg)
     return fake.store_message(msg)
@@ -128,7 +132,7 @@ async def followup(fake: FakeDiscord, call: Call) -> Result:
         raise rules.unknown_webhook()  # APPROX: follow-ups need an acknowledged interaction
     chan = fake.channels.get(rec.channel_id)
     guild_id = chan.guild_id if chan else None
-    msg = build_message(fake, rec.channel_id, guild_id, call)
+    msg = build_message(fake, rec.channel_id, guild_id, call, webhook=True)
     body = call.json if isinstance(call.json, dict) else {}
     msg.flags |= int(body.get("flags") or 0) & EPHEMERAL
     _mark(fake, rec, msg)

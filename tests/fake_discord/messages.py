@@ -27,28 +27,38 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
     if needed in chan.denied:
         raise rules.missing_permissions()
     if chan.is_thread and chan.archived:
+        if chan.locked:
+            raise DiscordError(400, 50083, "Thread is archived")  # APPROX text
         chan.archived = False  # sending to an archived (unlocked) thread reopens it
+        fake.changed_channel(chan)
     return chan.guild_id
 
 
 def build_message(
-    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call
+    fake: FakeDiscord, channel_id: int, guild_id: int | None, call: Call, *, webhook: bool = False
 ) -> StoredMessage:
-    """A new message from a create body (JSON or multipart payload_json + files[n])."""
+    """A new message from a create body (JSON or multipart payload_json + files[n]).
+
+    The bot's channel permissions apply to its own messages, not to interaction responses and
+    follow-ups (``webhook``), which Discord sends as the application's webhook."""
     body = call.json if isinstance(call.json, dict) else {}
     rules.check_message(body, files=len(call.files))
     chan = fake.channels.get(channel_id)
-    if call.files and chan is not None and "attach_files" in chan.denied:
+    denied = chan.denied if chan is not None and not webhook else set()
+    if call.files and "attach_files" in denied:
         raise rules.missing_permissions()
     content = body.get("content") or ""
     mentions, roles, everyone = fake.parse_mentions(content)
+    if body.get("message_reference") and "read_message_history" in denied:
+        raise DiscordError(400, 160002, "Cannot reply without permission to read message history")
+    embeds = [] if "embed_links" in denied else list(body.get("embeds") or [])  # dropped
     msg = StoredMessage(
         id=fake.ids.next(),
         channel_id=channel_id,
         guild_id=guild_id,
         author=fake.bot,
         content=content,
-        embeds=list(body.get("embeds") or []),
+        embeds=embeds,
         components=list(body.get("components") or []),
         attachments=attachments_of(fake, channel_id, guild_id, call, body),
         mentions=mentions,

@@ -43,6 +43,7 @@ class Role:
     name: str
     permissions: int
     position: int = 0
+    managed: bool = False  # the bot's own role
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Channel:
     # discord.py's permissions_for agrees, and enforced by the REST routes: 403 / 50013).
     denied: set[str] = field(default_factory=set)
     archived: bool = False
+    locked: bool = False  # an archived locked thread refuses messages (400 50083)
     message_count: int = 0
     deleted: bool = False
 
@@ -76,6 +78,7 @@ class Guild:
     channel_ids: list[int] = field(default_factory=list)
     # The channel's per-file upload limit (discord.py: guild.filesize_limit from premium_tier).
     premium_tier: int = 0
+    owner_id: int = 0  # the application owner (not a member unless added): not the bot
 
 
 @dataclass

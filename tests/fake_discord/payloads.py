@@ -14,7 +14,12 @@ from tests.fake_discord.models import (
     StoredMessage,
     User,
 )
-from tests.fake_discord.rules import PERMISSIONS, PREMIUM_UPLOAD_LIMITS
+from tests.fake_discord.rules import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    PERMISSIONS,
+    PREMIUM_UPLOAD_LIMITS,
+)
 
 
 def iso(ts: float) -> str:
@@ -49,7 +54,20 @@ def member_json(guild: Guild, user: User, *, with_user: bool = True) -> dict[str
     return data
 
 
-def role_json(guild: Guild) -> list[dict[str, Any]]:
+def member_permissions(guild: Guild, user: User) -> int:
+    """Guild-level permissions: @everyone | the member's roles; the owner and administrators
+    have all (discord-api-docs topics/permissions "Permission Hierarchy")."""
+    if user.id == guild.owner_id:
+        return ALL_PERMISSIONS | ADMINISTRATOR
+    mine = {guild.id, *guild.members.get(user.id, [])}
+    value = 0
+    for role in guild.roles:
+        if role.id in mine:
+            value |= role.permissions
+    return ALL_PERMISSIONS | ADMINISTRATOR if value & ADMINISTRATOR else value
+
+
+def role_json(guild: Guild, bot_id: int | None = None) -> list[dict[str, Any]]:
     return [
         {
             "id": str(r.id),
@@ -58,7 +76,8 @@ def role_json(guild: Guild) -> list[dict[str, Any]]:
             "position": r.position,
             "color": 0,
             "hoist": False,
-            "managed": False,
+            "managed": r.managed,
+            **({"tags": {"bot_id": str(bot_id)}} if r.managed and bot_id else {}),
             "mentionable": False,
             "flags": 0,
         }
@@ -105,7 +124,7 @@ def channel_json(channel: Channel, bot: User, users: dict[int, User]) -> dict[st
                 "archived": channel.archived,
                 "auto_archive_duration": 1440,
                 "archive_timestamp": iso(0),
-                "locked": False,
+                "locked": channel.locked,
                 "create_timestamp": iso(0),
             },
         )
@@ -123,7 +142,7 @@ def guild_json(
         "id": str(guild.id),
         "name": guild.name,
         "icon": None,
-        "owner_id": str(bot.id + 1),
+        "owner_id": str(guild.owner_id),
         "afk_timeout": 300,
         "verification_level": 0,
         "default_message_notifications": 0,
@@ -136,7 +155,7 @@ def guild_json(
         "features": [],
         "emojis": [],
         "stickers": [],
-        "roles": role_json(guild),
+        "roles": role_json(guild, bot.id),
         "member_count": len(guild.members),
         "large": False,
         "unavailable": False,
@@ -250,7 +269,7 @@ def interaction_json(
         data["guild_id"] = str(guild.id)
         data["guild_locale"] = "en-US"
         member = member_json(guild, rec.user)
-        member["permissions"] = str(PERMISSIONS_ALL_TEXT)
+        member["permissions"] = str(member_permissions(guild, rec.user))
         data["member"] = member
     else:
         data["user"] = user_json(rec.user)

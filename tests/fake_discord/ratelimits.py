@@ -64,6 +64,10 @@ class RateLimits:
     windows: dict[tuple[str, str], _Window] = field(default_factory=dict)
     global_until: float = 0.0
     hits: list[tuple[str, float]] = field(default_factory=list)  # 429s sent: (route, retry)
+    # Discord's global limit (50 requests/s per bot; interaction and webhook-token routes are
+    # exempt). None: not enforced. discord.py learns of it only from a 429 with "global".
+    global_limit: Limit | None = None
+    _global_window: _Window | None = None
 
     def set(self, bucket: str, limit: int, window_s: float) -> None:
         """E.g. ``set("messages", 5, 0.5)``: 5 creates/edits per 0.5 s per channel."""
@@ -101,6 +105,16 @@ class RateLimits:
         self.injected = [i for i in self.injected if i.count > 0]
         if now < self.global_until:
             return self._too_many(route, self.global_until - now, True, True, "global")
+        exempt = "/interactions/" in route or "/webhooks/" in route
+        if self.global_limit is not None and not exempt:
+            gwin = self._global_window
+            if gwin is None or now - gwin.started >= self.global_limit.window_s:
+                gwin = self._global_window = _Window(now)
+            if gwin.used >= self.global_limit.limit:
+                wait = max(gwin.started + self.global_limit.window_s - now, 0.001)
+                self.global_until = now + wait
+                return self._too_many(route, wait, True, True, "global")
+            gwin.used += 1
         bucket = self.bucket_of(route)
         lim = self.limits.get(bucket, self.default)
         key = (bucket, major)

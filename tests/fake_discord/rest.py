@@ -84,7 +84,7 @@ async def get_roles(fake: FakeDiscord, call: Call) -> Result:
     guild = fake.guilds.get(int(call.params["guild_id"]))
     if guild is None:
         raise DiscordError(404, 10004, "Unknown Guild")
-    return 200, role_json(guild)
+    return 200, role_json(guild, fake.bot.id)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

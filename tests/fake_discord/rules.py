@@ -51,8 +51,16 @@ PERMISSIONS = {
     "create_private_threads": 1 << 36,
     "send_messages_in_threads": 1 << 38,
 }
-ALL_PERMISSIONS = (1 << 50) - 1 & ~(1 << 3)  # everything but ADMINISTRATOR
-DEFAULT_PERMISSIONS = sum(PERMISSIONS.values()) | (1 << 6) | (1 << 0)  # + add reactions, invite
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+ALL_PERMISSIONS = (1 << 50) - 1 & ~ADMINISTRATOR
+_MANAGING = ("manage_messages", "manage_threads", "mention_everyone")
+# @everyone in a new server (approximately Discord's defaults): read, write, attach, threads.
+EVERYONE_PERMISSIONS = (
+    sum(v for k, v in PERMISSIONS.items() if k not in _MANAGING) | (1 << 6) | (1 << 0)
+)  # + add reactions, create invite
+# The bot's own managed role, as invited with the permissions the adapter needs.
+BOT_PERMISSIONS = sum(PERMISSIONS.values())
 
 
 class DiscordError(Exception):

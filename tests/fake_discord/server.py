@@ -40,7 +40,6 @@ class FakeDiscord(UserActions):
 
     def __init__(self, token: str = TOKEN, bot_name: str = "RelayBot") -> None:
         super().__init__(token, bot_name)
-        self.owner = self.add_user("owner")
         # GATEWAY_MESSAGE_CONTENT_LIMITED: the portal switch is on (a bot in < 100 servers)
         self.application_flags = MESSAGE_CONTENT_FLAG
         self.upload_limit: int | None = None  # None: by the guild's boost tier (10 MiB)
@@ -98,6 +97,7 @@ class FakeDiscord(UserActions):
             att.url = self.cdn_url(int(att.url.split("/")[-3]), att.id, att.filename)
 
     async def stop(self) -> None:
+        self.gateway.open.set()  # no handler may stay parked before HELLO
         for conn in list(self.gateway.connections):
             await conn.close(1001, b"fake: stopping")
         if self._runner is not None:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +25,14 @@ from tests.fake_discord.models import (
     StoredMessage,
     User,
 )
-from tests.fake_discord.payloads import channel_json, guild_json, message_json
+from tests.fake_discord.payloads import channel_json, guild_json, message_json, role_json
 from tests.fake_discord.ratelimits import RateLimits
-from tests.fake_discord.rules import DEFAULT_PERMISSIONS, PERMISSIONS, unknown_channel
+from tests.fake_discord.rules import (
+    BOT_PERMISSIONS,
+    EVERYONE_PERMISSIONS,
+    PERMISSIONS,
+    unknown_channel,
+)
 
 MENTION = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION = re.compile(r"<@&(\d+)>")
@@ -47,6 +53,8 @@ class FakeState:
         self.bot = User(self.ids.next(), bot_name, bot=True)
         self.app_id = self.bot.id  # a bot's application id equals its user id
         self.users: dict[int, User] = {self.bot.id: self.bot}
+        self.owner = User(self.ids.next(), "owner", global_name="Owner")  # owns app and guilds
+        self.users[self.owner.id] = self.owner
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, StoredMessage] = {}
@@ -112,6 +120,14 @@ class FakeState:
         """REST calls to ``route`` ("POST /channels/{channel_id}/messages"), by status if given."""
         return sum(1 for c in self.calls if c.route == route and status in (None, c.status))
 
+    def routes(self) -> Counter[str]:
+        """REST calls per route so far."""
+        return Counter(c.route for c in self.calls)
+
+    def invalid_requests(self) -> int:
+        """401, 403 and 429 answers: Discord bans an IP after 10,000 of them in 10 minutes."""
+        return sum(1 for c in self.calls if c.status in (401, 403, 429))
+
     def channel_messages(
         self, channel_id: int, *, bot_only: bool = False, deleted: bool = False
     ) -> list[StoredMessage]:
@@ -150,9 +166,11 @@ class FakeState:
 
     def add_guild(self, name: str = "Test Server", *, premium_tier: int = 0) -> Guild:
         gid = self.ids.next()
-        guild = Guild(gid, name, premium_tier=premium_tier)
-        guild.roles.append(Role(gid, "@everyone", DEFAULT_PERMISSIONS))
-        guild.members[self.bot.id] = []
+        guild = Guild(gid, name, premium_tier=premium_tier, owner_id=self.owner.id)
+        guild.roles.append(Role(gid, "@everyone", EVERYONE_PERMISSIONS))
+        bot_role = Role(self.ids.next(), self.bot.name, BOT_PERMISSIONS, position=1, managed=True)
+        guild.roles.append(bot_role)
+        guild.members[self.bot.id] = [bot_role.id]
         self.guilds[gid] = guild
         self.emit("GUILD_CREATE", self.guild_payload(guild), intent=GUILDS)
         return guild
@@ -164,6 +182,8 @@ class FakeState:
         guild = self.guilds[guild_id]
         role = Role(self.ids.next(), name, permissions, position=len(guild.roles))
         guild.roles.append(role)
+        data = {"guild_id": str(guild_id), "role": role_json(guild)[-1]}
+        self.emit("GUILD_ROLE_CREATE", data, intent=GUILDS)
         return role
 
     def add_channel(self, guild_id: int, name: str, *, denied: tuple[str, ...] = ()) -> Channel:
@@ -229,6 +249,21 @@ class FakeState:
         chan = self.channel(channel_id)
         chan.denied.difference_update(perms)
         self.changed_channel(chan)
+
+    def archive(self, thread_id: int, *, locked: bool = False) -> None:
+        """A moderator (or Discord's inactivity timer) archives the thread; THREAD_UPDATE."""
+        chan = self.channel(thread_id)
+        assert chan.is_thread, "only threads are archived"
+        chan.archived, chan.locked = True, locked
+        self.changed_channel(chan)
+
+    def remove_guild(self, guild_id: int) -> None:
+        """The bot is kicked: GUILD_DELETE (without ``unavailable``), its channels are gone."""
+        guild = self.guilds.pop(guild_id)
+        for chan in self.channels.values():
+            if chan.guild_id == guild.id:
+                chan.deleted = True
+        self.emit("GUILD_DELETE", {"id": str(guild.id)}, intent=GUILDS)
 
     def delete_channel(self, channel_id: int) -> None:
         chan = self.channel(channel_id)

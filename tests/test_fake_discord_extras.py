@@ -1,0 +1,145 @@
+"""The fake Discord's rarer paths with the real discord.py: modals, archived threads, reply and
+embed permissions, a kicked bot, and a sharded client that asks /gateway/bot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import partial
+
+import discord
+import pytest
+from discord import app_commands
+
+from tests.fake_discord import new_client, running
+from tests.fake_discord.harness import intents
+from tests.fake_discord.recorder import World, small_world
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with small_world() as w:
+        yield w
+
+
+def text_channel(client: discord.Client, channel_id: int) -> discord.TextChannel:
+    channel = client.get_channel(channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    return channel
+
+
+async def test_a_modal_opened_and_submitted(world: World) -> None:
+    fake, client = world.fake, new_client()
+    tree = app_commands.CommandTree(client)
+    prompts: list[str] = []
+
+    class SystemPrompt(discord.ui.Modal, title="System prompt"):
+        text: discord.ui.TextInput[discord.ui.Modal] = discord.ui.TextInput(
+            label="Prompt", custom_id="system:text"
+        )
+
+        async def on_submit(self, interaction: discord.Interaction) -> None:
+            prompts.append(self.text.value)
+            await interaction.response.send_message("saved", ephemeral=True)
+
+    @tree.command(name="system", description="Set the system prompt")
+    async def system(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(SystemPrompt())
+
+    async with running(fake, client):
+        await tree.sync()
+        rec = await fake.slash("system", channel_id=world.general.id, user=world.alice)
+        await fake.wait_for(lambda: rec.acknowledged)
+        assert rec.response_types == [9]
+        sub = await fake.submit_modal(rec, {"system:text": "be brief"})
+        await fake.wait_for(lambda: sub.acknowledged)
+        assert prompts == ["be brief"]
+        assert fake.messages[sub.original_id or 0].content == "saved"
+
+
+async def test_archived_threads_reopen_unless_locked(world: World) -> None:
+    fake, client = world.fake, new_client()
+    open_thread = fake.add_thread(world.general.id, "open", owner=world.alice)
+    locked = fake.add_thread(world.general.id, "locked", owner=world.alice)
+    async with running(fake, client):
+        fake.archive(open_thread.id)
+        fake.archive(locked.id, locked=True)
+        await client.http.send_message(open_thread.id, params=_text("back"))
+        assert not fake.channels[open_thread.id].archived
+        with pytest.raises(discord.HTTPException) as refused:
+            await client.http.send_message(locked.id, params=_text("no"))
+        assert refused.value.code == 50083
+
+
+def _text(content: str) -> discord.http.MultipartParameters:
+    return discord.http.handle_message_parameters(content=content)
+
+
+async def test_reply_needs_history_and_embeds_need_embed_links(world: World) -> None:
+    fake, client = world.fake, new_client()
+    question = await fake.user_says(world.general.id, "q", author=world.alice)
+    fake.deny(world.general.id, "embed_links")
+    async with running(fake, client):
+        channel = text_channel(client, world.general.id)
+        sent = await channel.send("with embed", embed=discord.Embed(description="x"))
+        assert fake.messages[sent.id].embeds == [] and sent.embeds == []
+        fake.deny(world.general.id, "read_message_history")
+        with pytest.raises(discord.HTTPException) as refused:
+            await channel.send("a reply", reference=channel.get_partial_message(question.id))
+        assert refused.value.code == 160002
+
+
+async def test_a_kicked_bot_gets_guild_delete(world: World) -> None:
+    fake = world.fake
+    removed = asyncio.Event()
+
+    class Watcher(discord.Client):
+        async def on_guild_remove(self, guild: discord.Guild) -> None:
+            removed.set()
+
+    client = Watcher(intents=intents(), guild_ready_timeout=0.05)
+    async with running(fake, client):
+        fake.remove_guild(world.guild.id)
+        await asyncio.wait_for(removed.wait(), 5)
+        assert client.get_guild(world.guild.id) is None
+        with pytest.raises(discord.NotFound):
+            await client.fetch_channel(world.general.id)
+
+
+async def test_a_sharded_client_asks_gateway_bot(world: World) -> None:
+    fake = world.fake
+    client = discord.AutoShardedClient(intents=intents(), guild_ready_timeout=0.05)
+    async with running(fake, client):
+        assert client.shard_count == 1
+        assert client.get_guild(world.guild.id) is not None
+    assert fake.count("GET /gateway/bot") == 1
+
+
+async def test_roles_decide_member_permissions(world: World) -> None:
+    fake, client = world.fake, new_client()
+    mods = fake.add_role(world.guild.id, "mods", permissions=1 << 5)  # MANAGE_GUILD
+    bob = fake.add_user("bob")
+    fake.add_member(world.guild.id, bob, roles=(mods.id,))
+    tree = app_commands.CommandTree(client)
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    @tree.command(name="admin", description="Who may")
+    async def admin(interaction: discord.Interaction) -> None:
+        user = interaction.user
+        assert isinstance(user, discord.Member)
+        seen[user.name] = (
+            user.guild_permissions.manage_guild,
+            interaction.permissions.manage_guild,
+        )
+        await interaction.response.send_message("ok")
+
+    async with running(fake, client):
+        await tree.sync()
+        guild = client.get_guild(world.guild.id)
+        assert guild is not None and guild.me is not None
+        assert guild.me.guild_permissions.manage_messages  # the bot's own role
+        assert not guild.default_role.permissions.manage_messages
+        for user in (world.alice, bob):
+            rec = await fake.slash("admin", channel_id=world.general.id, user=user)
+            await fake.wait_for(partial(getattr, rec, "acknowledged"))
+    assert seen == {"alice": (False, False), "bob": (True, True)}
