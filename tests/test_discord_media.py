@@ -123,9 +123,12 @@ async def test_only_members_who_manage_the_server_change_a_shared_channel(
             await fake.wait_for(lambda: len(fake.texts(general.id)) == 2)
             await fake.user_says(general.id, "/system talk like a pirate", author=alice)
             await fake.wait_for(lambda: len(fake.texts(general.id)) == 3)
+            await fake.slash("system", {"text": "talk like a robot"}, channel_id=general.id,
+                             user=alice)
+            await fake.wait_for(lambda: len(fake.texts(general.id)) == 4)
     shown = fake.texts(general.id)
     assert "chat admins" in shown[1] and rec.original_id is not None
-    assert "chat admins" not in shown[2]
+    assert "chat admins" not in shown[2] and "chat admins" not in shown[3]
 
 
 async def test_past_the_interactions_15_minutes_the_answer_goes_to_the_channel(

@@ -180,5 +180,13 @@ def interaction_incoming(
         message_id=str(interaction.id),
         thread_id=place.thread_id,
         action_token=action_token,
-        chat_admin=chat_admin_of(user) if place.chat_type == "group" else None,
+        chat_admin=_manages_server(interaction) if place.chat_type == "group" else None,
     )
+
+
+def _manages_server(interaction: discord.Interaction[Any]) -> bool | None:
+    """The member's permissions as the interaction carries them (no role cache needed)."""
+    try:
+        return bool(interaction.permissions.manage_guild)
+    except (AttributeError, KeyError, TypeError):
+        return chat_admin_of(interaction.user)
