@@ -212,3 +212,20 @@ async def test_an_upload_the_server_refuses_as_too_large_becomes_a_note(
         await fake.user_says(dm.id, "still fine?", author=w.alice)
         await fake.wait_for(lambda: fake.texts(dm.id)[-1:] == ["echo: still fine?"])
     assert fake.count("POST /channels/{channel_id}/messages", 413) == 1
+
+
+async def test_vision_typed_in_reply_to_a_picture_takes_that_picture(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, "  threads: false\n")):
+        shared = await fake.user_says(
+            general, "look at this", author=w.bob,
+            attachments=[("leaf.png", picture(40, 30, "green", "PNG"), "image/png")],
+        )
+        await fake.user_says(general, "/vision what is it?", author=w.alice, reference=shared.id)
+        await fake.wait_for(lambda: any(t.startswith("echo: what is it?")
+                                        for t in fake.texts(general)))
+    parts = fake_relay.requests[-1].json["messages"][-1]["content"]
+    assert parts[1]["image_url"]["url"].startswith("data:image/")
+    assert len(fake_relay.requests) == 1  # the picture alone was not answered
