@@ -251,12 +251,15 @@ class InteractionSurface:
             kwargs["view"] = view
         try:
             if not self._original_used:
-                self._original_used = True
                 if files:
                     kwargs["attachments"] = [f.file() for f in files]
-                return await self._interaction.edit_original_response(
+                # Editing the response is safe to repeat: it is marked used only once done,
+                # so a try again after a server error still replaces "thinking…".
+                sent = await self._interaction.edit_original_response(
                     content=content or None, **kwargs
                 )
+                self._original_used = True
+                return sent
             if files:
                 kwargs["files"] = [f.file() for f in files]
             return await self._interaction.followup.send(content or "", wait=True, **kwargs)
