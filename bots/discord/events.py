@@ -150,8 +150,8 @@ class Events:
         try:
             await interaction.response.defer(thinking=True)
         except discord.HTTPException as exc:
-            log.warning("could not acknowledge %s: %s %s", text.split(" ", 1)[0], exc.status,
-                        exc.code)
+            name = interaction.command.name if interaction.command else "?"
+            log.warning("could not acknowledge /%s: %s %s", name, exc.status, exc.code)
         if not self.accepting:
             return
 
