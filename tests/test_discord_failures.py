@@ -230,3 +230,19 @@ async def test_the_bot_token_never_reaches_the_logs(
     logs = stream.getvalue()
     assert "IDENTIFY" in logs and "RESUME" in logs  # the library did log its handshakes
     assert fake.token not in logs and TEST_KEY not in logs
+
+
+async def test_a_slash_command_acknowledged_too_late_is_answered_in_the_channel(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    fake.interaction_response_s = 0.0  # every acknowledgement comes too late (404 10062)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash("chat", {"prompt": "are you there?"}, channel_id=general,
+                               user=w.alice)
+        await fake.wait_for(lambda: "echo: are you there?" in fake.texts(general))
+        await fake.user_says(general, f"{fake.mention()} still?", author=w.alice)
+        await fake.wait_for(lambda: fake.threads(general))
+    assert not rec.acknowledged
+    answer = next(m for m in fake.bot_messages(general) if m.content == "echo: are you there?")
+    assert answer.webhook_id is None

@@ -26,7 +26,7 @@ from bots.discord.inbound import (
     to_incoming,
 )
 from bots.discord.media import ref_of
-from bots.discord.send import ChannelSurface, InteractionSurface
+from bots.discord.send import ChannelSurface, InteractionSurface, Surface
 from bots.discord.settings import DiscordSettings
 from core.commands.table import parse_command
 from core.engine.engine import Engine
@@ -147,9 +147,11 @@ class Events:
     ) -> None:
         """A slash command: acknowledged at once (deferred, "thinking…"), answered through the
         interaction's response and follow-ups, then the channel."""
+        acknowledged = True
         try:
             await interaction.response.defer(thinking=True)
-        except discord.HTTPException as exc:
+        except discord.HTTPException as exc:  # too late (10062): the channel it is, then
+            acknowledged = False
             name = interaction.command.name if interaction.command else "?"
             log.warning("could not acknowledge /%s: %s %s", name, exc.status, exc.code)
         if not self.accepting:
@@ -159,7 +161,9 @@ class Events:
             incoming = self._remember_locale(interaction_incoming(interaction, text))
             lang = pick_lang(incoming.language, self._language())
             channel = ChannelSurface(self._client, interaction_place(interaction).channel_id)
-            surface = InteractionSurface(interaction, channel)
+            surface: Surface = channel
+            if acknowledged:
+                surface = InteractionSurface(interaction, channel)
             refs = [ref_of(a) for a in attachments]
             await self._answerer.answer(incoming, surface, lang, refs)
 

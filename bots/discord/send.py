@@ -264,7 +264,9 @@ class InteractionSurface:
                 kwargs["files"] = [f.file() for f in files]
             return await self._interaction.followup.send(content or "", wait=True, **kwargs)
         except discord.HTTPException as exc:
-            if exc.code in EXPIRED_CODES or exc.status == 401:
+            # 401: the token's time is over; 404: Discord no longer knows the interaction or
+            # its response (never acknowledged, or deleted): either way, the channel.
+            if exc.code in EXPIRED_CODES or exc.status in (401, 404):
                 raise TokenExpired() from None
             raise
 
