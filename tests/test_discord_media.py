@@ -229,3 +229,18 @@ async def test_vision_typed_in_reply_to_a_picture_takes_that_picture(
     parts = fake_relay.requests[-1].json["messages"][-1]["content"]
     assert parts[1]["image_url"]["url"].startswith("data:image/")
     assert len(fake_relay.requests) == 1  # the picture alone was not answered
+
+
+async def test_a_slash_job_leaves_no_thinking_response_behind(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        rec = await fake.slash("img", {"prompt": "-m mj a fox"}, channel_id=dm.id, user=w.alice)
+        await fake.wait_for(lambda: "✅ #1 Midjourney imagine: done" in fake.texts(dm.id))
+        # The job reports in the channel; the response shows the command instead of
+        # "thinking…" forever.
+        await fake.wait_for(lambda: rec.original_id is not None
+                            and fake.messages[rec.original_id].content == "`/img -m mj a fox`")
+    assert not fake.messages[rec.original_id].flags & 128  # no longer loading

@@ -106,6 +106,8 @@ class Answerer:
         # which releases its conversation for the next message.
         async with aclosing(self._engine.handle(incoming, place=turn)) as events:
             await renderer.render(events)
+        if isinstance(surface, InteractionSurface):  # the command as the user gave it
+            await surface.settle(cut(f"`{incoming.text}`" if incoming.text else "✅", 2000))
 
     async def notify(self, surface: Surface, text: str) -> None:
         """A short text of the bot's own (a refusal, a download problem); never fatal."""

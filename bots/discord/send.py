@@ -270,6 +270,19 @@ class InteractionSurface:
                 raise TokenExpired() from None
             raise
 
+    async def settle(self, content: str) -> None:
+        """When the reply put nothing in the response (a job that reports in the channel),
+        replace "thinking…" with ``content`` so the command does not hang; never fatal."""
+        if self._original_used or not self.live:
+            return
+        try:
+            await self._interaction.edit_original_response(
+                content=content, allowed_mentions=NO_PINGS
+            )
+            self._original_used = True
+        except discord.HTTPException as exc:
+            log.info("could not settle the interaction's response: %s %s", exc.status, exc.code)
+
     async def edit(self, sent: Sent, content: str, view: discord.ui.View | None = None) -> Any:
         kwargs: dict[str, Any] = {"content": content}
         if view is not None:
