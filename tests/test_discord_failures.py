@@ -246,3 +246,20 @@ async def test_a_slash_command_acknowledged_too_late_is_answered_in_the_channel(
     assert not rec.acknowledged
     answer = next(m for m in fake.bot_messages(general) if m.content == "echo: are you there?")
     assert answer.webhook_id is None
+
+
+async def test_an_unreachable_gateway_exits_3_naming_gateway_url(
+    tmp_path: Path, w: World
+) -> None:
+    port = free_port()
+    section = discord_config(w.fake, "  connect_timeout_s: 0.5\n").replace(
+        w.fake.gateway_url, f"ws://127.0.0.1:{port}/gateway/"
+    )
+    path = write_config(tmp_path, "http://127.0.0.1:9", section)
+    status, out, err = await _relaybot("run", "-c", str(path))
+    assert status == 3, err
+    line = _the_line(err)
+    assert "cannot reach the Discord gateway" in line and "discord.gateway_url" in line
+    assert w.fake.token not in out + err
+    assert "Traceback" not in err  # discord.py's reconnect attempts are one line each
+    assert "WARNING discord.client gateway connection lost (ClientConnectorError" in err

@@ -15,7 +15,10 @@ from discord import app_commands
 from bots.discord.addressing import PLATFORM
 from bots.discord.answer import Answerer
 from bots.discord.client import (
+    RECONNECT_LOGGER,
+    GatewayUnreachable,
     Hooks,
+    QuietReconnects,
     build_client,
     point_at,
     privileged_intents_text,
@@ -68,8 +71,10 @@ class DiscordAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._connection: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
+        self._reached: asyncio.Event | None = None
         self._tree: app_commands.CommandTree[Any] | None = None
         self._running = False
+        self._quiet = QuietReconnects()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -93,9 +98,11 @@ class DiscordAdapter:
         failure undoes what started and raises an error that names what to fix."""
         config = self._config
         point_at(config)
-        self._ready = asyncio.Event()
+        RECONNECT_LOGGER.addFilter(self._quiet)
+        self._ready, self._reached = asyncio.Event(), asyncio.Event()
         self._session = session = aiohttp.ClientSession()
-        client = build_client(config, Hooks(self._setup, self._ready.set, self._on_message))
+        hooks = Hooks(self._setup, self._reached.set, self._ready.set, self._on_message)
+        client = build_client(config, hooks)
         self._client = client
         answerer = Answerer(
             self._engine, client, self._sender, self._buttons, session, lambda: self._config
@@ -154,19 +161,30 @@ class DiscordAdapter:
             )
 
     async def _wait_ready(self, connection: asyncio.Task[None]) -> None:
-        assert self._ready is not None
-        ready = asyncio.create_task(self._ready.wait())
+        """Until the gateway answered (else ``GatewayUnreachable`` after
+        ``discord.connect_timeout_s``) and the servers are loaded (else a warning after
+        ``READY_WAIT_S``: a bot in very many servers may take longer; it goes on)."""
+        assert self._ready is not None and self._reached is not None
+        if not await self._until(self._reached, connection, self._config.connect_timeout_s):
+            raise GatewayUnreachable()
+        if not await self._until(self._ready, connection, READY_WAIT_S):
+            log.warning("the Discord gateway is not ready after %gs; still trying", READY_WAIT_S)
+
+    @staticmethod
+    async def _until(event: asyncio.Event, connection: asyncio.Task[None], limit: float) -> bool:
+        """Whether ``event`` was set within ``limit`` seconds; raises if the gateway task
+        ended first (why the gateway refused us)."""
+        waiter = asyncio.create_task(event.wait())
         try:
             done, _ = await asyncio.wait(
-                {ready, connection}, timeout=READY_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+                {waiter, connection}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            ready.cancel()
+            waiter.cancel()
         if connection in done:
-            connection.result()  # raises why the gateway refused us
+            connection.result()
             raise discord.ConnectionClosed(_Closed(), shard_id=None, code=1000)
-        if ready not in done:
-            log.warning("the Discord gateway is not ready after %gs; still trying", READY_WAIT_S)
+        return waiter in done
 
     def _connection_ended(self, task: asyncio.Task[None]) -> None:
         """The gateway task ended while running (it reconnects by itself otherwise)."""
@@ -214,6 +232,7 @@ class DiscordAdapter:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+        RECONNECT_LOGGER.removeFilter(self._quiet)
 
     # --- events (discord.py calls these) ----------------------------------------------------
 

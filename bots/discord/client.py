@@ -3,6 +3,7 @@ start-up failures worded for the admin (never with the token)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,18 +21,42 @@ from core.errors import CredentialsError, StartupError
 PORTAL = "https://discord.com/developers/applications"
 
 
+class GatewayUnreachable(Exception):
+    """No READY from the gateway within ``discord.connect_timeout_s`` at start-up."""
+
+
 class Hooks:
     """What the client calls back into the adapter."""
 
     def __init__(
         self,
         setup: Callable[[discord.Client], Awaitable[None]],
+        connect: Callable[[], None],
         ready: Callable[[], None],
         message: Callable[[discord.Message], Awaitable[None]],
     ) -> None:
         self.setup = setup
-        self.ready = ready
+        self.connect = connect  # the gateway answered our IDENTIFY (READY arrived)
+        self.ready = ready  # ...and the servers are loaded
         self.message = message
+
+
+class QuietReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect attempt as an ERROR with a traceback; for the
+    admin that is one WARNING line saying what broke (added to ``discord.client`` while the
+    adapter runs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Attempting a reconnect") and record.exc_info:
+            exc = record.exc_info[1]
+            record.msg = "gateway connection lost (%s: %s); reconnecting in %.2fs"
+            record.args = (type(exc).__name__, exc, *(record.args or ()))  # type: ignore[misc]
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+RECONNECT_LOGGER = logging.getLogger("discord.client")
 
 
 def point_at(config: DiscordSettings) -> None:
@@ -71,6 +96,9 @@ def build_client(config: DiscordSettings, hooks: Hooks) -> discord.Client:
         async def setup_hook(self) -> None:
             await hooks.setup(self)
 
+        async def on_connect(self) -> None:
+            hooks.connect()
+
         async def on_ready(self) -> None:
             hooks.ready()
 
@@ -103,6 +131,11 @@ def startup_error(exc: BaseException, config: DiscordSettings) -> BaseException:
         return StartupError(
             f"cannot reach the Discord API at {api} ({type(exc).__name__}); check the network "
             "and discord.api_base"
+        )
+    if isinstance(exc, GatewayUnreachable):
+        return StartupError(
+            f"cannot reach the Discord gateway at {config.gateway_url} within "
+            f"{config.connect_timeout_s:g}s; check the network and discord.gateway_url"
         )
     if isinstance(exc, discord.HTTPException):
         return StartupError(

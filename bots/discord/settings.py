@@ -117,6 +117,9 @@ class DiscordSettings(TokenPlatformSection):
     shard_ids: tuple[ShardId, ...] = Field(
         default=(), description="The shards this process runs (empty: all of shard_count)."
     )
+    connect_timeout_s: PositiveNumber = Field(
+        default=30.0, description="Start-up fails when the gateway has not answered by then."
+    )
     guild_ready_timeout_s: PositiveNumber = Field(
         default=2.0, description="How long start-up waits for more servers before ready."
     )
