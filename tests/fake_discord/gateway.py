@@ -85,6 +85,7 @@ class Handshake:
     path: str
     seq: int | None = None
     intents: int | None = None  # what IDENTIFY asked for
+    shard: tuple[int, int] | None = None  # IDENTIFY's [shard_id, shard_count], if any
 
 
 class Gateway:
@@ -304,7 +305,10 @@ class Gateway:
         sess = Session(secrets.token_hex(16), intents, conn=conn)
         conn.authenticated = True
         self.sessions[sess.id] = sess
-        self.handshakes.append(Handshake("identify", sess.id, conn.path, intents=intents))
+        shard = (int(d["shard"][0]), int(d["shard"][1])) if d.get("shard") else None
+        self.handshakes.append(
+            Handshake("identify", sess.id, conn.path, intents=intents, shard=shard)
+        )
         state = self.state
         ready = {
             "v": 10,
@@ -320,7 +324,7 @@ class Gateway:
             "presences": [],
             "geo_ordered_rtc_regions": [],
             "guild_join_requests": [],
-            "shard": [0, 1],
+            "shard": list(shard) if shard else [0, 1],
         }
         self._dispatch_one(sess, "READY", ready)
         if intents & GUILDS:
