@@ -113,6 +113,7 @@ async def test_a_sharded_client_asks_gateway_bot(world: World) -> None:
         assert client.shard_count == 1
         assert client.get_guild(world.guild.id) is not None
     assert fake.count("GET /gateway/bot") == 1
+    assert [h.shard for h in fake.gateway.handshakes] == [(0, 1)]
 
 
 async def test_roles_decide_member_permissions(world: World) -> None:
