@@ -144,3 +144,33 @@ async def test_roles_decide_member_permissions(world: World) -> None:
             rec = await fake.slash("admin", channel_id=world.general.id, user=user)
             await fake.wait_for(partial(getattr, rec, "acknowledged"))
     assert seen == {"alice": (False, False), "bob": (True, True)}
+
+
+async def test_autocomplete_choices(world: World) -> None:
+    fake, client = world.fake, new_client()
+    tree = app_commands.CommandTree(client)
+    models = ["gpt-test", "gpt-other", "claude-x"]
+
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=m, value=m) for m in models if m.startswith(current)]
+
+    @tree.command(name="model", description="Pick a model")
+    @app_commands.autocomplete(name=complete)
+    async def model(interaction: discord.Interaction, name: str) -> None:
+        await interaction.response.send_message(name)
+
+    async with running(fake, client):
+        await tree.sync()
+        rec = await fake.slash(
+            "model",
+            {"name": "gpt"},
+            channel_id=world.general.id,
+            user=world.alice,
+            focused="name",
+        )
+        await fake.wait_for(partial(getattr, rec, "acknowledged"))
+        assert rec.response_types == [8]
+        choices = rec.responses[0]["data"]["choices"]
+        assert [c["value"] for c in choices] == ["gpt-test", "gpt-other"]

@@ -89,10 +89,12 @@ class UserActions(FakeState):
         user: User,
         attachments: dict[str, FileSpec] | None = None,
         subcommand: str | None = None,
+        focused: str | None = None,
     ) -> InteractionRecord:
-        """INTERACTION_CREATE type 2 for ``/name``; option types come from the synced command
+        """INTERACTION_CREATE type 2 for ``/name``. Option types come from the synced command
         (else from the Python values); ``attachments`` maps option names to files, which
-        arrive in ``data.resolved.attachments`` as Discord sends them."""
+        arrive in ``data.resolved.attachments`` as Discord sends them. With ``focused`` (an
+        option name) it is type 4, autocomplete: the bot answers with callback type 8."""
         chan = self.channel(channel_id)
         command = self._synced(name, chan.guild_id)
         declared = {o["name"]: o for o in (command or {}).get("options", [])}
@@ -101,7 +103,10 @@ class UserActions(FakeState):
         opts: list[dict[str, Any]] = []
         for key, value in (options or {}).items():
             kind = declared.get(key, {}).get("type") or OPTION_TYPES[type(value)]
-            opts.append({"name": key, "type": kind, "value": value})
+            opt = {"name": key, "type": kind, "value": value}
+            if key == focused:
+                opt["focused"] = True
+            opts.append(opt)
         resolved: dict[str, Any] = {}
         for key, (fname, blob, ctype) in (attachments or {}).items():
             att = self.new_attachment(channel_id, fname, blob, ctype)
@@ -119,7 +124,7 @@ class UserActions(FakeState):
             data["resolved"] = resolved
         if command and command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, channel_id, user, data)
+        return await self._interact(4 if focused else 2, channel_id, user, data)
 
     async def press(
         self,

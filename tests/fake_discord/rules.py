@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# Lengths count code points, as Python's len() (discord-api-docs#1315: "Our API uses Python 3").
 MAX_CONTENT = 2000  # message content, characters
 MAX_EMBEDS = 10
 MAX_EMBED_TOTAL = 6000  # all embed texts of one message together
