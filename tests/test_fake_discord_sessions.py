@@ -131,3 +131,16 @@ async def test_global_limit_429_is_waited_out(world: World) -> None:
             await channel.send(str(i))
         assert fake.texts(world.general.id) == ["0", "1", "2"]
         assert fake.routes()[route] == 4 and fake.invalid_requests() == 1
+
+
+async def test_discord_like_limits_pace_a_stream_of_edits(world: World) -> None:
+    fake, client = world.fake, new_client()
+    fake.limits.discord_like(scale=0.05)  # 5 per 0.25 s per channel
+    async with running(fake, client):
+        channel = client.get_channel(world.general.id)
+        assert isinstance(channel, discord.TextChannel)
+        message = await channel.send("a")
+        for text in ("ab", "abc", "abcd", "abcde", "abcdef", "abcdefg"):
+            message = await message.edit(content=text)
+        assert fake.messages[message.id].history[-1] == "abcdefg"
+        assert fake.limits.hits == []  # discord.py waited on the headers, never a 429
