@@ -174,3 +174,27 @@ async def test_autocomplete_choices(world: World) -> None:
         assert rec.response_types == [8]
         choices = rec.responses[0]["data"]["choices"]
         assert [c["value"] for c in choices] == ["gpt-test", "gpt-other"]
+
+
+async def test_answers_carry_their_interaction_and_starters_their_thread(world: World) -> None:
+    fake, client = world.fake, new_client()
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(name="chat", description="Talk")
+    async def chat(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("hello")
+
+    async with running(fake, client):
+        await tree.sync()
+        rec = await fake.slash("chat", channel_id=world.general.id, user=world.alice)
+        await fake.wait_for(partial(getattr, rec, "acknowledged"))
+        answer = await text_channel(client, world.general.id).fetch_message(rec.original_id or 0)
+        assert answer.interaction_metadata is not None
+        assert answer.interaction_metadata.user.id == world.alice.id
+        question = await fake.user_says(world.general.id, "q", author=world.alice)
+        fetched = await text_channel(client, world.general.id).fetch_message(question.id)
+        thread = await fetched.create_thread(name="q")
+        again = await text_channel(client, world.general.id).fetch_message(question.id)
+        assert again.thread is not None and again.thread.id == thread.id
+        edited = await fake.user_edits(question.id, "q, edited")
+        assert edited.history == ["q", "q, edited"]

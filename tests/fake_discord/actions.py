@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,6 +69,20 @@ class UserActions(FakeState):
         if voice:
             msg.flags |= 8192  # IS_VOICE_MESSAGE
         self.store_message(msg)
+        await self.delivered()
+        return msg
+
+    async def user_edits(self, message_id: int, content: str) -> StoredMessage:
+        """The author edits their message: MESSAGE_UPDATE with the new content."""
+        msg = self.messages[message_id]
+        if msg.author.id == self.bot.id:
+            raise ValueError("user_edits is for users' messages; the bot edits through REST")
+        msg.edits.append(msg.snapshot())
+        msg.content = content
+        msg.mentions, msg.mention_roles, msg.mention_everyone = self.parse_mentions(content)
+        msg.edited_at = time.time()
+        self.emit_message("MESSAGE_UPDATE", msg, self.message_payload(msg))
+        self.notify()
         await self.delivered()
         return msg
 

@@ -25,7 +25,13 @@ from tests.fake_discord.models import (
     StoredMessage,
     User,
 )
-from tests.fake_discord.payloads import channel_json, guild_json, message_json, role_json
+from tests.fake_discord.payloads import (
+    channel_json,
+    guild_json,
+    message_json,
+    role_json,
+    user_json,
+)
 from tests.fake_discord.ratelimits import RateLimits
 from tests.fake_discord.rules import (
     BOT_PERMISSIONS,
@@ -304,7 +310,20 @@ class FakeState:
 
     def message_payload(self, msg: StoredMessage) -> dict[str, Any]:
         guild = self.guilds.get(msg.guild_id) if msg.guild_id else None
-        return message_json(msg, self.users, guild, self.messages)
+        data = message_json(msg, self.users, guild, self.messages)
+        thread = self.channels.get(msg.thread_id) if msg.thread_id else None
+        if thread is not None and not thread.deleted:
+            data["thread"] = self.channel_payload(thread)  # the thread started from it
+        rec = self.interactions.get(msg.interaction_id) if msg.interaction_id else None
+        if rec is not None:  # who ran the command whose answer this is
+            data["interaction_metadata"] = {
+                "id": str(rec.id),
+                "type": rec.type,
+                "user": user_json(rec.user),
+                "authorizing_integration_owners": {"0": str(rec.guild_id or 0)},
+                **({"name": rec.data.get("name")} if rec.type == 2 else {}),
+            }
+        return data
 
     def new_attachment(
         self, channel_id: int, filename: str, data: bytes, content_type: str | None
