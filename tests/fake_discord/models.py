@@ -88,6 +88,7 @@ class StoredAttachment:
     content_type: str | None
     data: bytes
     url: str
+    channel_id: int = 0  # where it was uploaded (part of its CDN path)
     description: str | None = None
     duration_secs: float | None = None  # voice messages
     waveform: str | None = None

@@ -330,7 +330,7 @@ class FakeState:
     ) -> StoredAttachment:
         aid = self.ids.next()
         att = StoredAttachment(
-            aid, filename, content_type, data, self.cdn_url(channel_id, aid, filename)
+            aid, filename, content_type, data, self.cdn_url(channel_id, aid, filename), channel_id
         )
         self.attachments[aid] = att
         return att
