@@ -110,7 +110,7 @@ async def test_unanswered_heartbeats_make_discord_py_resume(world: World) -> Non
     fake = world.fake
     fake.gateway.heartbeat_interval_ms = 50
     client = discord.Client(
-        intents=new_client().intents, guild_ready_timeout=0.05, heartbeat_timeout=0.3
+        intents=new_client().intents, guild_ready_timeout=0.05, heartbeat_timeout=0.5
     )
     async with running(fake, client):
         fake.gateway.ack_heartbeats = False  # a zombie connection: nothing comes back
