@@ -13,7 +13,7 @@ from discord import app_commands
 
 from tests.fake_discord import new_client, running
 from tests.fake_discord.harness import intents
-from tests.fake_discord.recorder import World, small_world
+from tests.fake_discord.recorder import Recorder, World, small_world
 
 
 @pytest.fixture
@@ -198,3 +198,34 @@ async def test_answers_carry_their_interaction_and_starters_their_thread(world: 
         assert again.thread is not None and again.thread.id == thread.id
         edited = await fake.user_edits(question.id, "q, edited")
         assert edited.history == ["q", "q, edited"]
+
+
+async def test_voice_chat_news_and_forum_channels(world: World) -> None:
+    fake, client = world.fake, Recorder()
+    voice = fake.add_channel(world.guild.id, "lounge", kind="voice")
+    news = fake.add_channel(world.guild.id, "news", kind="news")
+    forum = fake.add_channel(world.guild.id, "help", kind="forum")
+    async with running(fake, client):
+        said = await fake.user_says(voice.id, f"{fake.mention()} hi", author=world.alice)
+        got = await client.message(said.id)
+        assert isinstance(got.channel, discord.VoiceChannel)
+        with pytest.raises(discord.HTTPException) as no_thread:
+            await got.create_thread(name="x")
+        assert no_thread.value.code == 50024
+        told = await fake.user_says(news.id, "announcement", author=world.alice)
+        fetched = await text_channel(client, news.id).fetch_message(told.id)
+        thread = await fetched.create_thread(name="talk")
+        assert thread.type is discord.ChannelType.news_thread
+        post, first = await fake.user_posts(forum.id, "Help!", "it broke", author=world.alice)
+        got_first = await client.message(first.id)
+        assert isinstance(got_first.channel, discord.Thread) and got_first.id == post.id
+        assert isinstance(got_first.channel.parent, discord.ForumChannel)
+        await got_first.channel.send("try again")
+        assert fake.texts(post.id) == ["try again"]
+        forum_channel = client.get_channel(forum.id)
+        assert isinstance(forum_channel, discord.ForumChannel)
+        mine = await forum_channel.create_thread(name="FAQ", content="read me")
+        assert mine.message.id == mine.thread.id and fake.texts(mine.thread.id) == ["read me"]
+        with pytest.raises(discord.HTTPException) as refused:
+            await client.http.send_message(forum.id, params=_text("no"))
+        assert refused.value.code == 40058

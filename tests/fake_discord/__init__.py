@@ -10,14 +10,15 @@ IDENTIFY -> READY + GUILD_CREATE, RESUME with replay by sequence, RECONNECT, INV
 close codes 4001-4005, 4008, 4014 (privileged intents off in the "portal"), zlib-stream; the
 MESSAGE_CONTENT intent emptying guild messages; messages (JSON and multipart, edit history,
 delete, history, replies, mentions as Discord computes them), threads (from a message: same
-id), DMs, typing, reactions; slash commands (bulk overwrite with validation and
-localizations), interactions (types 2, 3, 4, 5; callbacks 4-9 with ``with_response``, the 3 s
-and 15 min windows, 40060), follow-ups and @original; roles and channel permission
+id), DMs, voice-channel text chats, announcement channels, forum posts, typing, reactions;
+slash commands (bulk overwrite with validation and localizations), interactions (types 2-5;
+callbacks 4-9 with ``with_response``, the 3 s and 15 min windows, 40060), modals,
+autocomplete, follow-ups and @original; roles and channel permission
 overwrites for the bot (50013 and friends); content/embed/component/file limits (50035,
 50006, 413 40005); rate-limit headers, buckets, injected and global 429s with ``Via``.
 
 Not emulated: voice, presences, member chunking and GUILD_MEMBER_* events, stickers, polls,
-forum channels, scheduled events, audit logs, webhooks other than interaction tokens, the
+forum tags, scheduled events, audit logs, webhooks other than interaction tokens, the
 ETF encoding and zstd-stream (text frames are sent instead; discord.py accepts them), shard
 counts other than what the client asks, Cloudflare bans, and edits of messages older than an
 hour (30046). Error texts marked APPROX in rules.py follow Discord's format, not its words."""

@@ -7,7 +7,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tests.fake_discord.models import DM, InteractionRecord, StoredMessage, User
+from tests.fake_discord.models import (
+    DM,
+    GUILD_FORUM,
+    Channel,
+    InteractionRecord,
+    StoredMessage,
+    User,
+)
 from tests.fake_discord.payloads import attachment_json, interaction_json
 from tests.fake_discord.state import FakeState
 
@@ -37,6 +44,7 @@ class UserActions(FakeState):
         attachments: Sequence[FileSpec] = (),
         voice: bool = False,
         ping_reply: bool = True,
+        message_id: int | None = None,
     ) -> StoredMessage:
         """MESSAGE_CREATE from ``author``. Mentions are what Discord computes: ``<@id>`` in the
         content plus ``mentions``, plus the replied-to author for a reply (``reference``) unless
@@ -44,10 +52,12 @@ class UserActions(FakeState):
         chan = self.channel(channel_id)
         if chan.type == DM and chan.recipient_id != author.id:
             raise ValueError("only the DM's recipient can write in it")
+        if chan.type == GUILD_FORUM:
+            raise ValueError("a forum takes posts (user_posts), not messages")
         users, roles, everyone = self.parse_mentions(content)
         users += [u.id for u in mentions if u.id not in users]
         msg = StoredMessage(
-            id=self.ids.next(),
+            id=message_id or self.ids.next(),
             channel_id=channel_id,
             guild_id=chan.guild_id,
             author=author,
@@ -71,6 +81,14 @@ class UserActions(FakeState):
         self.store_message(msg)
         await self.delivered()
         return msg
+
+    async def user_posts(
+        self, forum_id: int, title: str, content: str, *, author: User
+    ) -> tuple[Channel, StoredMessage]:
+        """A forum post: THREAD_CREATE, then its starter message (the thread's id) in it."""
+        thread = self.add_thread(forum_id, title, owner=author)
+        msg = await self.user_says(thread.id, content, author=author, message_id=thread.id)
+        return thread, msg
 
     async def user_edits(self, message_id: int, content: str) -> StoredMessage:
         """The author edits their message: MESSAGE_UPDATE with the new content."""

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tests.fake_discord import rules
-from tests.fake_discord.models import DM, Call, StoredMessage
+from tests.fake_discord.models import DM, GUILD_FORUM, Call, StoredMessage
 from tests.fake_discord.routing import Result
 from tests.fake_discord.rules import DiscordError
 
@@ -23,6 +23,8 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
         return None
     if "view_channel" in chan.denied:
         raise rules.missing_access()
+    if chan.type == GUILD_FORUM:
+        raise DiscordError(400, 40058, "Cannot send messages in a forum channel")  # APPROX text
     needed = "send_messages_in_threads" if chan.is_thread else "send_messages"
     if needed in chan.denied:
         raise rules.missing_permissions()

@@ -7,6 +7,8 @@ from typing import Any
 
 from tests.fake_discord.models import (
     DM,
+    GUILD_FORUM,
+    GUILD_VOICE,
     Channel,
     Guild,
     InteractionRecord,
@@ -114,6 +116,17 @@ def channel_json(channel: Channel, bot: User, users: dict[int, User]) -> dict[st
         "topic": None,
         "last_message_id": None,
     }
+    if channel.type == GUILD_VOICE:
+        data.update(bitrate=64000, user_limit=0, rtc_region=None, video_quality_mode=1)
+    elif channel.type == GUILD_FORUM:
+        data.update(
+            available_tags=[],
+            default_reaction_emoji=None,
+            default_sort_order=None,
+            default_forum_layout=0,
+            flags=0,
+            default_thread_rate_limit_per_user=0,
+        )
     if channel.is_thread:
         data.update(
             owner_id=str(channel.owner_id),

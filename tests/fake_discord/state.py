@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fake_discord.models import (
+    ANNOUNCEMENT_THREAD,
+    CHANNEL_KINDS,
     DM,
-    GUILD_TEXT,
+    GUILD_NEWS,
     PRIVATE_THREAD,
     PUBLIC_THREAD,
     Call,
@@ -192,12 +194,16 @@ class FakeState:
         self.emit("GUILD_ROLE_CREATE", data, intent=GUILDS)
         return role
 
-    def add_channel(self, guild_id: int, name: str, *, denied: tuple[str, ...] = ()) -> Channel:
+    def add_channel(
+        self, guild_id: int, name: str, *, denied: tuple[str, ...] = (), kind: str = "text"
+    ) -> Channel:
+        """A guild channel; ``kind``: "text", "voice" (its text chat takes messages), "news"
+        (announcements: threads are type 10) or "forum" (posts are threads; no messages)."""
         for perm in denied:
             assert perm in PERMISSIONS, perm
         chan = Channel(
             self.ids.next(),
-            GUILD_TEXT,
+            CHANNEL_KINDS[kind],
             name,
             guild_id=guild_id,
             denied=set(denied),
@@ -216,13 +222,17 @@ class FakeState:
         owner: User | None = None,
         message_id: int | None = None,
         private: bool = False,
+        thread_id: int | None = None,
     ) -> Channel:
         """A thread (started from ``message_id`` if given: it then has the message's id)."""
         parent = self.channel(parent_id)
-        tid = message_id or self.ids.next()
+        tid = message_id or thread_id or self.ids.next()
+        kind = PRIVATE_THREAD if private else PUBLIC_THREAD
+        if parent.type == GUILD_NEWS:
+            kind = ANNOUNCEMENT_THREAD
         thread = Channel(
             tid,
-            PRIVATE_THREAD if private else PUBLIC_THREAD,
+            kind,
             name,
             guild_id=parent.guild_id,
             parent_id=parent.id,
