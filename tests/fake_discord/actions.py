@@ -16,7 +16,7 @@ from tests.fake_discord.models import (
     User,
 )
 from tests.fake_discord.payloads import attachment_json, interaction_json
-from tests.fake_discord.state import FakeState
+from tests.fake_discord.world import WorldBuilding
 
 # (filename, bytes, content type), as a test gives an attachment
 FileSpec = tuple[str, bytes, str]
@@ -26,7 +26,7 @@ OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 ATTACHMENT_OPTION = 11
 
 
-class UserActions(FakeState):
+class UserActions(WorldBuilding):
     """The test-side API that makes users act; each returns the record it created."""
 
     def mention(self, user: User | None = None) -> str:
