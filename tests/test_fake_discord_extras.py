@@ -229,3 +229,24 @@ async def test_voice_chat_news_and_forum_channels(world: World) -> None:
         with pytest.raises(discord.HTTPException) as refused:
             await client.http.send_message(forum.id, params=_text("no"))
         assert refused.value.code == 40058
+
+
+async def test_allowed_mentions_decide_who_is_pinged(world: World) -> None:
+    fake, client = world.fake, new_client()
+    question = await fake.user_says(world.general.id, "q", author=world.alice)
+    text = f"@everyone look, {fake.mention(world.alice)}"
+    async with running(fake, client):
+        channel = text_channel(client, world.general.id)
+        loud = await channel.send(text)
+        assert loud.mention_everyone and [u.id for u in loud.mentions] == [world.alice.id]
+        quiet = await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        assert not quiet.mention_everyone and quiet.mentions == []
+        assert fake.messages[quiet.id].mentions == []
+        reply = await channel.send("a", reference=channel.get_partial_message(question.id))
+        assert [u.id for u in reply.mentions] == [world.alice.id]
+        silent = await channel.send(
+            "b", reference=channel.get_partial_message(question.id), mention_author=False
+        )
+        assert silent.mentions == []
+        fake.deny(world.general.id, "mention_everyone")
+        assert not fake.messages[(await channel.send("@everyone")).id].mention_everyone

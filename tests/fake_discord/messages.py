@@ -50,7 +50,8 @@ def build_message(
     if call.files and "attach_files" in denied:
         raise rules.missing_permissions()
     content = body.get("content") or ""
-    mentions, roles, everyone = fake.parse_mentions(content)
+    allowed = body.get("allowed_mentions")
+    mentions, roles, everyone = allowed_mentions(fake, content, allowed, denied)
     if body.get("message_reference") and "read_message_history" in denied:
         raise DiscordError(400, 160002, "Cannot reply without permission to read message history")
     embeds = [] if "embed_links" in denied else list(body.get("embeds") or [])  # dropped
@@ -80,7 +81,28 @@ def build_message(
         else:
             msg.reference = target.id
             msg.type = 19
+            # a reply pings its author unless allowed_mentions says replied_user: false
+            ping = allowed is None or bool(allowed.get("replied_user"))
+            if ping and target.author.id not in msg.mentions:
+                msg.mentions.append(target.author.id)
     return msg
+
+
+def allowed_mentions(
+    fake: FakeDiscord, content: str, allowed: dict[str, Any] | None, denied: set[str]
+) -> tuple[list[int], list[int], bool]:
+    """Who ``content`` really mentions: all it names without ``allowed_mentions``, else only
+    what its ``parse`` list and ``users``/``roles`` allow; @everyone also needs the
+    mention_everyone permission (discord-api-docs resources/message "Allowed Mentions")."""
+    users, roles, everyone = fake.parse_mentions(content)
+    if allowed is not None:
+        parse = set(allowed.get("parse") or [])
+        some_users = {str(u) for u in allowed.get("users") or []}
+        some_roles = {str(r) for r in allowed.get("roles") or []}
+        users = [u for u in users if "users" in parse or str(u) in some_users]
+        roles = [r for r in roles if "roles" in parse or str(r) in some_roles]
+        everyone = everyone and "everyone" in parse
+    return users, roles, everyone and "mention_everyone" not in denied
 
 
 def attachments_of(
@@ -149,7 +171,10 @@ def apply_edit(fake: FakeDiscord, msg: StoredMessage, call: Call) -> None:
         components,
         attachments,
     )
-    msg.mentions, msg.mention_roles, msg.mention_everyone = fake.parse_mentions(content)
+    chan = fake.channels.get(msg.channel_id)
+    msg.mentions, msg.mention_roles, msg.mention_everyone = allowed_mentions(
+        fake, content, body.get("allowed_mentions"), chan.denied if chan else set()
+    )
     if body.get("flags") is not None:
         msg.flags = (msg.flags & ~4) | (int(body["flags"]) & 4)  # only SUPPRESS_EMBEDS changes
     msg.flags &= ~128  # a deferred ("thinking") response stops loading once edited
