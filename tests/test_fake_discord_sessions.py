@@ -144,3 +144,19 @@ async def test_discord_like_limits_pace_a_stream_of_edits(world: World) -> None:
             message = await message.edit(content=text)
         assert fake.messages[message.id].history[-1] == "abcdefg"
         assert fake.limits.hits == []  # discord.py waited on the headers, never a 429
+
+
+async def test_a_voice_message_arrives_as_one(world: World) -> None:
+    fake, client = world.fake, Recorder()
+    dm = fake.dm_channel(world.alice)
+    async with running(fake, client):
+        said = await fake.user_says(
+            dm.id,
+            "",
+            author=world.alice,
+            attachments=[("voice-message.ogg", b"OggS", "audio/ogg")],
+            voice=True,
+        )
+        got = await client.message(said.id)
+        assert got.flags.voice and got.attachments[0].is_voice_message()
+        assert got.attachments[0].duration == 1.5 and await got.attachments[0].read() == b"OggS"
