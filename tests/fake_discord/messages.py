@@ -10,6 +10,8 @@ from tests.fake_discord.models import DM, GUILD_FORUM, Call, StoredMessage
 from tests.fake_discord.routing import Result
 from tests.fake_discord.rules import DiscordError
 
+EPHEMERAL = 64
+
 if TYPE_CHECKING:
     from tests.fake_discord.server import FakeDiscord
 
@@ -140,8 +142,8 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
 def find_message(fake: FakeDiscord, channel_id: int, message_id: int) -> StoredMessage:
     fake.channel(channel_id)
     msg = fake.messages.get(message_id)
-    if msg is None or msg.deleted or msg.channel_id != channel_id:
-        raise rules.unknown_message()
+    if msg is None or msg.deleted or msg.channel_id != channel_id or msg.flags & EPHEMERAL:
+        raise rules.unknown_message()  # ephemeral answers exist only for their user
     return msg
 
 
@@ -230,7 +232,8 @@ async def history(fake: FakeDiscord, call: Call) -> Result:
     limit = int(call.query.get("limit", 50))
     if not 1 <= limit <= 100:
         raise rules.invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be <= 100.")
-    found = sorted(fake.channel_messages(channel_id), key=lambda m: m.id, reverse=True)
+    visible = [m for m in fake.channel_messages(channel_id) if not m.flags & EPHEMERAL]
+    found = sorted(visible, key=lambda m: m.id, reverse=True)
     if "before" in call.query:
         found = [m for m in found if m.id < int(call.query["before"])]
     if "after" in call.query:
