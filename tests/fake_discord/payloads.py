@@ -19,6 +19,7 @@ from tests.fake_discord.models import (
 from tests.fake_discord.rules import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
+    BOT_PERMISSIONS,
     PERMISSIONS,
     PREMIUM_UPLOAD_LIMITS,
 )
@@ -271,7 +272,7 @@ def interaction_json(
         "version": 1,
         "channel_id": str(rec.channel_id),
         "channel": channel,
-        "app_permissions": str(PERMISSIONS_ALL_TEXT & ~denied),
+        "app_permissions": str(BOT_PERMISSIONS & ~denied),  # the bot's role, less overwrites
         "locale": rec.user.locale,
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(guild.id) if guild else "0"},
@@ -289,6 +290,3 @@ def interaction_json(
     if message is not None:
         data["message"] = message
     return data
-
-
-PERMISSIONS_ALL_TEXT = sum(PERMISSIONS.values())
