@@ -33,6 +33,7 @@ from tests.fake_discord.harness import (
 )
 from tests.fake_discord.models import Call, Channel, Guild, InteractionRecord, StoredMessage, User
 from tests.fake_discord.ratelimits import Limit
+from tests.fake_discord.recorder import Recorder, World, small_world
 from tests.fake_discord.rules import DiscordError
 from tests.fake_discord.server import TOKEN, FakeDiscord
 
@@ -45,12 +46,15 @@ __all__ = [
     "Guild",
     "InteractionRecord",
     "Limit",
+    "Recorder",
     "StoredMessage",
     "User",
+    "World",
     "intents",
     "new_client",
     "pointed_at",
     "running",
     "serving",
+    "small_world",
     "start_failure",
 ]
