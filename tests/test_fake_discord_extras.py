@@ -13,7 +13,7 @@ from discord import app_commands
 
 from tests.fake_discord import new_client, running
 from tests.fake_discord.harness import intents
-from tests.fake_discord.recorder import World, small_world
+from tests.fake_discord.recorder import Recorder, World, small_world
 
 
 @pytest.fixture
@@ -113,6 +113,7 @@ async def test_a_sharded_client_asks_gateway_bot(world: World) -> None:
         assert client.shard_count == 1
         assert client.get_guild(world.guild.id) is not None
     assert fake.count("GET /gateway/bot") == 1
+    assert [h.shard for h in fake.gateway.handshakes] == [(0, 1)]
 
 
 async def test_roles_decide_member_permissions(world: World) -> None:
@@ -143,3 +144,109 @@ async def test_roles_decide_member_permissions(world: World) -> None:
             rec = await fake.slash("admin", channel_id=world.general.id, user=user)
             await fake.wait_for(partial(getattr, rec, "acknowledged"))
     assert seen == {"alice": (False, False), "bob": (True, True)}
+
+
+async def test_autocomplete_choices(world: World) -> None:
+    fake, client = world.fake, new_client()
+    tree = app_commands.CommandTree(client)
+    models = ["gpt-test", "gpt-other", "claude-x"]
+
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=m, value=m) for m in models if m.startswith(current)]
+
+    @tree.command(name="model", description="Pick a model")
+    @app_commands.autocomplete(name=complete)
+    async def model(interaction: discord.Interaction, name: str) -> None:
+        await interaction.response.send_message(name)
+
+    async with running(fake, client):
+        await tree.sync()
+        rec = await fake.slash(
+            "model",
+            {"name": "gpt"},
+            channel_id=world.general.id,
+            user=world.alice,
+            focused="name",
+        )
+        await fake.wait_for(partial(getattr, rec, "acknowledged"))
+        assert rec.response_types == [8]
+        choices = rec.responses[0]["data"]["choices"]
+        assert [c["value"] for c in choices] == ["gpt-test", "gpt-other"]
+
+
+async def test_answers_carry_their_interaction_and_starters_their_thread(world: World) -> None:
+    fake, client = world.fake, new_client()
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(name="chat", description="Talk")
+    async def chat(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("hello")
+
+    async with running(fake, client):
+        await tree.sync()
+        rec = await fake.slash("chat", channel_id=world.general.id, user=world.alice)
+        await fake.wait_for(partial(getattr, rec, "acknowledged"))
+        answer = await text_channel(client, world.general.id).fetch_message(rec.original_id or 0)
+        assert answer.interaction_metadata is not None
+        assert answer.interaction_metadata.user.id == world.alice.id
+        question = await fake.user_says(world.general.id, "q", author=world.alice)
+        fetched = await text_channel(client, world.general.id).fetch_message(question.id)
+        thread = await fetched.create_thread(name="q")
+        again = await text_channel(client, world.general.id).fetch_message(question.id)
+        assert again.thread is not None and again.thread.id == thread.id
+        edited = await fake.user_edits(question.id, "q, edited")
+        assert edited.history == ["q", "q, edited"]
+
+
+async def test_voice_chat_news_and_forum_channels(world: World) -> None:
+    fake, client = world.fake, Recorder()
+    voice = fake.add_channel(world.guild.id, "lounge", kind="voice")
+    news = fake.add_channel(world.guild.id, "news", kind="news")
+    forum = fake.add_channel(world.guild.id, "help", kind="forum")
+    async with running(fake, client):
+        said = await fake.user_says(voice.id, f"{fake.mention()} hi", author=world.alice)
+        got = await client.message(said.id)
+        assert isinstance(got.channel, discord.VoiceChannel)
+        with pytest.raises(discord.HTTPException) as no_thread:
+            await got.create_thread(name="x")
+        assert no_thread.value.code == 50024
+        told = await fake.user_says(news.id, "announcement", author=world.alice)
+        fetched = await text_channel(client, news.id).fetch_message(told.id)
+        thread = await fetched.create_thread(name="talk")
+        assert thread.type is discord.ChannelType.news_thread
+        post, first = await fake.user_posts(forum.id, "Help!", "it broke", author=world.alice)
+        got_first = await client.message(first.id)
+        assert isinstance(got_first.channel, discord.Thread) and got_first.id == post.id
+        assert isinstance(got_first.channel.parent, discord.ForumChannel)
+        await got_first.channel.send("try again")
+        assert fake.texts(post.id) == ["try again"]
+        forum_channel = client.get_channel(forum.id)
+        assert isinstance(forum_channel, discord.ForumChannel)
+        mine = await forum_channel.create_thread(name="FAQ", content="read me")
+        assert mine.message.id == mine.thread.id and fake.texts(mine.thread.id) == ["read me"]
+        with pytest.raises(discord.HTTPException) as refused:
+            await client.http.send_message(forum.id, params=_text("no"))
+        assert refused.value.code == 40058
+
+
+async def test_allowed_mentions_decide_who_is_pinged(world: World) -> None:
+    fake, client = world.fake, new_client()
+    question = await fake.user_says(world.general.id, "q", author=world.alice)
+    text = f"@everyone look, {fake.mention(world.alice)}"
+    async with running(fake, client):
+        channel = text_channel(client, world.general.id)
+        loud = await channel.send(text)
+        assert loud.mention_everyone and [u.id for u in loud.mentions] == [world.alice.id]
+        quiet = await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        assert not quiet.mention_everyone and quiet.mentions == []
+        assert fake.messages[quiet.id].mentions == []
+        reply = await channel.send("a", reference=channel.get_partial_message(question.id))
+        assert [u.id for u in reply.mentions] == [world.alice.id]
+        silent = await channel.send(
+            "b", reference=channel.get_partial_message(question.id), mention_author=False
+        )
+        assert silent.mentions == []
+        fake.deny(world.general.id, "mention_everyone")
+        assert not fake.messages[(await channel.send("@everyone")).id].mention_everyone

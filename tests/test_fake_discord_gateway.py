@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.fake_discord import FakeDiscord, serving
 from tests.fake_discord.recorder import World, small_world
 
 
@@ -163,3 +164,13 @@ async def test_too_many_payloads_close_with_4008(world: World) -> None:
         while msg.type is aiohttp.WSMsgType.TEXT:
             msg = await ws.receive(timeout=5)
         assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4008)
+
+
+async def test_files_made_before_start_get_the_served_address() -> None:
+    fake = FakeDiscord()
+    guild = fake.add_guild()
+    chan = fake.add_channel(guild.id, "early")
+    att = fake.new_attachment(chan.id, "early.txt", b"E", "text/plain")
+    async with serving(fake), aiohttp.ClientSession() as http, http.get(att.url) as resp:
+        assert att.url.startswith(fake.base_url + "/attachments/")
+        assert await resp.read() == b"E"

@@ -162,6 +162,8 @@ async def test_a_filesize_limit_by_boost_tier(world: World) -> None:
             await fake.wait_for(partial(getattr, rec, "acknowledged"))
         assert limits == [10 * 1024 * 1024, 50 * 1024 * 1024]
         assert fake.messages[rec.original_id or 0].flags & 64
+        with pytest.raises(discord.NotFound):  # ephemeral: only its user sees it
+            await client.http.get_message(room.id, rec.original_id or 0)
 
 
 async def test_command_validation_and_localizations(world: World) -> None:

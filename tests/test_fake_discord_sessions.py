@@ -110,7 +110,7 @@ async def test_unanswered_heartbeats_make_discord_py_resume(world: World) -> Non
     fake = world.fake
     fake.gateway.heartbeat_interval_ms = 50
     client = discord.Client(
-        intents=new_client().intents, guild_ready_timeout=0.05, heartbeat_timeout=0.3
+        intents=new_client().intents, guild_ready_timeout=0.05, heartbeat_timeout=0.5
     )
     async with running(fake, client):
         fake.gateway.ack_heartbeats = False  # a zombie connection: nothing comes back
@@ -131,3 +131,32 @@ async def test_global_limit_429_is_waited_out(world: World) -> None:
             await channel.send(str(i))
         assert fake.texts(world.general.id) == ["0", "1", "2"]
         assert fake.routes()[route] == 4 and fake.invalid_requests() == 1
+
+
+async def test_discord_like_limits_pace_a_stream_of_edits(world: World) -> None:
+    fake, client = world.fake, new_client()
+    fake.limits.discord_like(scale=0.05)  # 5 per 0.25 s per channel
+    async with running(fake, client):
+        channel = client.get_channel(world.general.id)
+        assert isinstance(channel, discord.TextChannel)
+        message = await channel.send("a")
+        for text in ("ab", "abc", "abcd", "abcde", "abcdef", "abcdefg"):
+            message = await message.edit(content=text)
+        assert fake.messages[message.id].history[-1] == "abcdefg"
+        assert fake.limits.hits == []  # discord.py waited on the headers, never a 429
+
+
+async def test_a_voice_message_arrives_as_one(world: World) -> None:
+    fake, client = world.fake, Recorder()
+    dm = fake.dm_channel(world.alice)
+    async with running(fake, client):
+        said = await fake.user_says(
+            dm.id,
+            "",
+            author=world.alice,
+            attachments=[("voice-message.ogg", b"OggS", "audio/ogg")],
+            voice=True,
+        )
+        got = await client.message(said.id)
+        assert got.flags.voice and got.attachments[0].is_voice_message()
+        assert got.attachments[0].duration == 1.5 and await got.attachments[0].read() == b"OggS"

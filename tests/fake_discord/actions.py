@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from tests.fake_discord.models import DM, InteractionRecord, StoredMessage, User
+from tests.fake_discord.models import (
+    DM,
+    GUILD_FORUM,
+    Channel,
+    InteractionRecord,
+    StoredMessage,
+    User,
+)
 from tests.fake_discord.payloads import attachment_json, interaction_json
-from tests.fake_discord.state import FakeState
+from tests.fake_discord.world import WorldBuilding
 
 # (filename, bytes, content type), as a test gives an attachment
 FileSpec = tuple[str, bytes, str]
@@ -18,7 +26,7 @@ OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 ATTACHMENT_OPTION = 11
 
 
-class UserActions(FakeState):
+class UserActions(WorldBuilding):
     """The test-side API that makes users act; each returns the record it created."""
 
     def mention(self, user: User | None = None) -> str:
@@ -36,6 +44,7 @@ class UserActions(FakeState):
         attachments: Sequence[FileSpec] = (),
         voice: bool = False,
         ping_reply: bool = True,
+        message_id: int | None = None,
     ) -> StoredMessage:
         """MESSAGE_CREATE from ``author``. Mentions are what Discord computes: ``<@id>`` in the
         content plus ``mentions``, plus the replied-to author for a reply (``reference``) unless
@@ -43,10 +52,12 @@ class UserActions(FakeState):
         chan = self.channel(channel_id)
         if chan.type == DM and chan.recipient_id != author.id:
             raise ValueError("only the DM's recipient can write in it")
+        if chan.type == GUILD_FORUM:
+            raise ValueError("a forum takes posts (user_posts), not messages")
         users, roles, everyone = self.parse_mentions(content)
         users += [u.id for u in mentions if u.id not in users]
         msg = StoredMessage(
-            id=self.ids.next(),
+            id=message_id or self.ids.next(),
             channel_id=channel_id,
             guild_id=chan.guild_id,
             author=author,
@@ -71,6 +82,28 @@ class UserActions(FakeState):
         await self.delivered()
         return msg
 
+    async def user_posts(
+        self, forum_id: int, title: str, content: str, *, author: User
+    ) -> tuple[Channel, StoredMessage]:
+        """A forum post: THREAD_CREATE, then its starter message (the thread's id) in it."""
+        thread = self.add_thread(forum_id, title, owner=author)
+        msg = await self.user_says(thread.id, content, author=author, message_id=thread.id)
+        return thread, msg
+
+    async def user_edits(self, message_id: int, content: str) -> StoredMessage:
+        """The author edits their message: MESSAGE_UPDATE with the new content."""
+        msg = self.messages[message_id]
+        if msg.author.id == self.bot.id:
+            raise ValueError("user_edits is for users' messages; the bot edits through REST")
+        msg.edits.append(msg.snapshot())
+        msg.content = content
+        msg.mentions, msg.mention_roles, msg.mention_everyone = self.parse_mentions(content)
+        msg.edited_at = time.time()
+        self.emit_message("MESSAGE_UPDATE", msg, self.message_payload(msg))
+        self.notify()
+        await self.delivered()
+        return msg
+
     async def user_deletes(self, message_id: int) -> None:
         msg = self.messages[message_id]
         msg.deleted = True
@@ -89,10 +122,12 @@ class UserActions(FakeState):
         user: User,
         attachments: dict[str, FileSpec] | None = None,
         subcommand: str | None = None,
+        focused: str | None = None,
     ) -> InteractionRecord:
-        """INTERACTION_CREATE type 2 for ``/name``; option types come from the synced command
+        """INTERACTION_CREATE type 2 for ``/name``. Option types come from the synced command
         (else from the Python values); ``attachments`` maps option names to files, which
-        arrive in ``data.resolved.attachments`` as Discord sends them."""
+        arrive in ``data.resolved.attachments`` as Discord sends them. With ``focused`` (an
+        option name) it is type 4, autocomplete: the bot answers with callback type 8."""
         chan = self.channel(channel_id)
         command = self._synced(name, chan.guild_id)
         declared = {o["name"]: o for o in (command or {}).get("options", [])}
@@ -101,7 +136,10 @@ class UserActions(FakeState):
         opts: list[dict[str, Any]] = []
         for key, value in (options or {}).items():
             kind = declared.get(key, {}).get("type") or OPTION_TYPES[type(value)]
-            opts.append({"name": key, "type": kind, "value": value})
+            opt = {"name": key, "type": kind, "value": value}
+            if key == focused:
+                opt["focused"] = True
+            opts.append(opt)
         resolved: dict[str, Any] = {}
         for key, (fname, blob, ctype) in (attachments or {}).items():
             att = self.new_attachment(channel_id, fname, blob, ctype)
@@ -119,7 +157,7 @@ class UserActions(FakeState):
             data["resolved"] = resolved
         if command and command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, channel_id, user, data)
+        return await self._interact(4 if focused else 2, channel_id, user, data)
 
     async def press(
         self,

@@ -37,6 +37,10 @@ async def callback(fake: FakeDiscord, call: Call) -> Result:
         raise rules.invalid_form(
             "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
         )  # APPROX
+    if (kind == 8) != (rec.type == 4):  # autocomplete is answered with choices, only
+        raise rules.invalid_form(
+            "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
+        )  # APPROX
     if kind not in (4, 5, 6, 7, 8, 9):
         raise rules.invalid_form("type", "BASE_TYPE_CHOICES", "Value must be one of (4..9).")
     resource: dict[str, Any] = {"type": kind}

@@ -6,9 +6,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tests.fake_discord import rules
-from tests.fake_discord.models import DM, Call, StoredMessage
+from tests.fake_discord.models import DM, GUILD_FORUM, Call, StoredMessage
 from tests.fake_discord.routing import Result
 from tests.fake_discord.rules import DiscordError
+
+EPHEMERAL = 64
 
 if TYPE_CHECKING:
     from tests.fake_discord.server import FakeDiscord
@@ -23,6 +25,8 @@ def _writable(fake: FakeDiscord, channel_id: int) -> int | None:
         return None
     if "view_channel" in chan.denied:
         raise rules.missing_access()
+    if chan.type == GUILD_FORUM:
+        raise DiscordError(400, 40058, "Cannot send messages in a forum channel")  # APPROX text
     needed = "send_messages_in_threads" if chan.is_thread else "send_messages"
     if needed in chan.denied:
         raise rules.missing_permissions()
@@ -48,7 +52,8 @@ def build_message(
     if call.files and "attach_files" in denied:
         raise rules.missing_permissions()
     content = body.get("content") or ""
-    mentions, roles, everyone = fake.parse_mentions(content)
+    allowed = body.get("allowed_mentions")
+    mentions, roles, everyone = allowed_mentions(fake, content, allowed, denied)
     if body.get("message_reference") and "read_message_history" in denied:
         raise DiscordError(400, 160002, "Cannot reply without permission to read message history")
     embeds = [] if "embed_links" in denied else list(body.get("embeds") or [])  # dropped
@@ -78,7 +83,28 @@ def build_message(
         else:
             msg.reference = target.id
             msg.type = 19
+            # a reply pings its author unless allowed_mentions says replied_user: false
+            ping = allowed is None or bool(allowed.get("replied_user"))
+            if ping and target.author.id not in msg.mentions:
+                msg.mentions.append(target.author.id)
     return msg
+
+
+def allowed_mentions(
+    fake: FakeDiscord, content: str, allowed: dict[str, Any] | None, denied: set[str]
+) -> tuple[list[int], list[int], bool]:
+    """Who ``content`` really mentions: all it names without ``allowed_mentions``, else only
+    what its ``parse`` list and ``users``/``roles`` allow; @everyone also needs the
+    mention_everyone permission (discord-api-docs resources/message "Allowed Mentions")."""
+    users, roles, everyone = fake.parse_mentions(content)
+    if allowed is not None:
+        parse = set(allowed.get("parse") or [])
+        some_users = {str(u) for u in allowed.get("users") or []}
+        some_roles = {str(r) for r in allowed.get("roles") or []}
+        users = [u for u in users if "users" in parse or str(u) in some_users]
+        roles = [r for r in roles if "roles" in parse or str(r) in some_roles]
+        everyone = everyone and "everyone" in parse
+    return users, roles, everyone and "mention_everyone" not in denied
 
 
 def attachments_of(
@@ -116,8 +142,8 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
 def find_message(fake: FakeDiscord, channel_id: int, message_id: int) -> StoredMessage:
     fake.channel(channel_id)
     msg = fake.messages.get(message_id)
-    if msg is None or msg.deleted or msg.channel_id != channel_id:
-        raise rules.unknown_message()
+    if msg is None or msg.deleted or msg.channel_id != channel_id or msg.flags & EPHEMERAL:
+        raise rules.unknown_message()  # ephemeral answers exist only for their user
     return msg
 
 
@@ -147,7 +173,10 @@ def apply_edit(fake: FakeDiscord, msg: StoredMessage, call: Call) -> None:
         components,
         attachments,
     )
-    msg.mentions, msg.mention_roles, msg.mention_everyone = fake.parse_mentions(content)
+    chan = fake.channels.get(msg.channel_id)
+    msg.mentions, msg.mention_roles, msg.mention_everyone = allowed_mentions(
+        fake, content, body.get("allowed_mentions"), chan.denied if chan else set()
+    )
     if body.get("flags") is not None:
         msg.flags = (msg.flags & ~4) | (int(body["flags"]) & 4)  # only SUPPRESS_EMBEDS changes
     msg.flags &= ~128  # a deferred ("thinking") response stops loading once edited
@@ -203,7 +232,8 @@ async def history(fake: FakeDiscord, call: Call) -> Result:
     limit = int(call.query.get("limit", 50))
     if not 1 <= limit <= 100:
         raise rules.invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be <= 100.")
-    found = sorted(fake.channel_messages(channel_id), key=lambda m: m.id, reverse=True)
+    visible = [m for m in fake.channel_messages(channel_id) if not m.flags & EPHEMERAL]
+    found = sorted(visible, key=lambda m: m.id, reverse=True)
     if "before" in call.query:
         found = [m for m in found if m.id < int(call.query["before"])]
     if "after" in call.query:

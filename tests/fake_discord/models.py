@@ -12,9 +12,14 @@ DISCORD_EPOCH_MS = 1420070400000
 # Channel types (discord-api-docs resources/channel "Channel Types").
 GUILD_TEXT = 0
 DM = 1
+GUILD_VOICE = 2  # has a text chat: messages arrive there too
+GUILD_NEWS = 5  # announcement channel
+ANNOUNCEMENT_THREAD = 10
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
-THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
+GUILD_FORUM = 15  # only threads ("posts"), no messages of its own
+THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
+CHANNEL_KINDS = {"text": GUILD_TEXT, "voice": GUILD_VOICE, "news": GUILD_NEWS, "forum": GUILD_FORUM}
 
 
 class Snowflakes:
@@ -88,6 +93,7 @@ class StoredAttachment:
     content_type: str | None
     data: bytes
     url: str
+    channel_id: int = 0  # where it was uploaded (part of its CDN path)
     description: str | None = None
     duration_secs: float | None = None  # voice messages
     waveform: str | None = None

@@ -7,6 +7,8 @@ from typing import Any
 
 from tests.fake_discord.models import (
     DM,
+    GUILD_FORUM,
+    GUILD_VOICE,
     Channel,
     Guild,
     InteractionRecord,
@@ -17,6 +19,7 @@ from tests.fake_discord.models import (
 from tests.fake_discord.rules import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
+    BOT_PERMISSIONS,
     PERMISSIONS,
     PREMIUM_UPLOAD_LIMITS,
 )
@@ -114,6 +117,17 @@ def channel_json(channel: Channel, bot: User, users: dict[int, User]) -> dict[st
         "topic": None,
         "last_message_id": None,
     }
+    if channel.type == GUILD_VOICE:
+        data.update(bitrate=64000, user_limit=0, rtc_region=None, video_quality_mode=1)
+    elif channel.type == GUILD_FORUM:
+        data.update(
+            available_tags=[],
+            default_reaction_emoji=None,
+            default_sort_order=None,
+            default_forum_layout=0,
+            flags=0,
+            default_thread_rate_limit_per_user=0,
+        )
     if channel.is_thread:
         data.update(
             owner_id=str(channel.owner_id),
@@ -258,7 +272,7 @@ def interaction_json(
         "version": 1,
         "channel_id": str(rec.channel_id),
         "channel": channel,
-        "app_permissions": str(PERMISSIONS_ALL_TEXT & ~denied),
+        "app_permissions": str(BOT_PERMISSIONS & ~denied),  # the bot's role, less overwrites
         "locale": rec.user.locale,
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(guild.id) if guild else "0"},
@@ -276,6 +290,3 @@ def interaction_json(
     if message is not None:
         data["message"] = message
     return data
-
-
-PERMISSIONS_ALL_TEXT = sum(PERMISSIONS.values())

@@ -1,15 +1,17 @@
 """Discord's limits and error answers, table-driven, each with its source.
 
-Sources: discord-api-docs (topics/opcodes-and-status-codes "JSON Error Codes", resources/message,
-interactions/receiving-and-responding, interactions/application-commands), read 2026-12; and
-shared/platforms.md §2.5-2.6. The nested ``_errors`` strings follow the documented format but
-their exact wording is approximate (marked APPROX)."""
+Sources: shared/platforms.md §2.4-2.6 (checked against discord.py 2.7.1); the JSON error
+codes as discord-api-docs topics/opcodes-and-status-codes names them (cross-checked with the
+RESTJSONErrorCodes enums of discord-api-types and Discord.Net); the rest of discord-api-docs
+(resources/message, interactions/*) as summarised there. Codes are exact; message texts and the
+nested ``_errors`` follow the documented format, their wording is approximate (APPROX)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+# Lengths count code points, as Python's len() (discord-api-docs#1315: "Our API uses Python 3").
 MAX_CONTENT = 2000  # message content, characters
 MAX_EMBEDS = 10
 MAX_EMBED_TOTAL = 6000  # all embed texts of one message together

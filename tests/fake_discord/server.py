@@ -94,7 +94,7 @@ class FakeDiscord(UserActions):
         self.gateway.url = f"ws://127.0.0.1:{port}/gateway/"
         self.gateway.resume_url = f"ws://127.0.0.1:{port}/resume-gateway/"
         for att in self.attachments.values():  # files created before the port was known
-            att.url = self.cdn_url(int(att.url.split("/")[-3]), att.id, att.filename)
+            att.url = self.cdn_url(att.channel_id, att.id, att.filename)
 
     async def stop(self) -> None:
         self.gateway.open.set()  # no handler may stay parked before HELLO
