@@ -309,3 +309,39 @@ async def test_a_channel_discord_py_never_saw_is_looked_up_once(w: World) -> Non
     assert first == again
     assert first.thread and first.parent_id == w.general.id and first.owner_id == fake.bot.id
     assert fake.count("GET /channels/{channel_id}") == 1
+
+
+async def test_forum_posts_voice_chats_and_news_channels(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    forum = fake.add_channel(w.guild.id, "questions", kind="forum")
+    voice = fake.add_channel(w.guild.id, "lounge", kind="voice")
+    news = fake.add_channel(w.guild.id, "announcements", kind="news")
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        # A forum post is someone else's thread: answered on a mention, in the post itself.
+        post, _ = await fake.user_posts(forum.id, "Help", "anyone?", author=w.alice)
+        await fake.user_says(post.id, f"{fake.mention()} how do I start?", author=w.alice)
+        await fake.wait_for(lambda: "echo: how do I start?" in fake.texts(post.id))
+        # A voice channel's text chat holds no threads: the answer stays there.
+        await fake.user_says(voice.id, f"{fake.mention()} hi from voice", author=w.bob)
+        await fake.wait_for(lambda: "echo: hi from voice" in fake.texts(voice.id))
+        # An announcement channel takes threads like a text channel.
+        asked = await fake.user_says(news.id, f"{fake.mention()} news?", author=w.bob)
+        thread = await fake.wait_for(lambda: fake.messages[asked.id].thread_id)
+        await fake.wait_for(lambda: fake.texts(thread) == ["echo: news?"])
+    assert relay_texts(fake_relay) == ["how do I start?", "hi from voice", "news?"]
+    assert not [c for c in fake.calls if c.status >= 400]
+
+
+async def test_an_answer_never_pings_anyone(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    fake_relay.enqueue(Stream(chunks=[f"@everyone and <@{w.bob.id}>, look!"]))
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, "  threads: false\n")):
+        await fake.user_says(general, f"{fake.mention()} say it", author=w.alice)
+        answer = await fake.wait_for(
+            lambda: next((m for m in fake.bot_messages(general) if "look" in m.content), None)
+        )
+    assert answer.mentions == [] and not answer.mention_everyone
