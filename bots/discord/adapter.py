@@ -182,8 +182,14 @@ class DiscordAdapter:
         finally:
             waiter.cancel()
         if connection in done:
-            connection.result()
-            raise discord.ConnectionClosed(_Closed(), shard_id=None, code=1000)
+            exc = connection.exception()
+            if exc is None:
+                raise discord.ConnectionClosed(_Closed(), shard_id=None, code=1000)
+            if isinstance(exc, discord.ClientException | discord.ConnectionClosed):
+                raise exc  # a refusal with a meaning (4004, 4014...)
+            # discord.py gives up on a gateway it never reached with whatever broke in its
+            # retry (even an AttributeError): for the admin, the gateway is unreachable.
+            raise GatewayUnreachable() from exc
         return waiter in done
 
     def _connection_ended(self, task: asyncio.Task[None]) -> None:
