@@ -244,3 +244,25 @@ async def test_a_slash_job_leaves_no_thinking_response_behind(
         await fake.wait_for(lambda: rec.original_id is not None
                             and fake.messages[rec.original_id].content == "`/img -m mj a fox`")
     assert not fake.messages[rec.original_id].flags & 128  # no longer loading
+
+
+async def test_song_delivers_its_clips_and_continue_works(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        await fake.slash("song", {"prompt": "a pop song about summer"}, channel_id=dm.id,
+                         user=w.alice)
+        await fake.wait_for(lambda: "✅ #1 Suno song: done" in fake.texts(dm.id))
+        audio = [a for m in fake.bot_messages(dm.id) for a in m.attachments
+                 if a.filename.endswith(".mp3")]
+        assert len(audio) == 2
+        buttons = [(m.id, c) for m in fake.bot_messages(dm.id) for row in m.components
+                   for c in row["components"] if "Continue" in c["label"]]
+        assert [c["label"] for _, c in buttons] == ["▶️ Continue #1", "▶️ Continue #2"]
+        message_id, first = buttons[0]
+        await fake.press(message_id, first["custom_id"], user=w.alice)
+        await fake.wait_for(lambda: any("#2 Suno song: done" in t for t in fake.texts(dm.id)))
+    extend = [t.body for t in fake_relay.suno_tasks.values() if "mv" in t.body][1]
+    assert extend["continue_clip_id"] and extend["continue_at"] > 0
