@@ -30,7 +30,6 @@ NO_PINGS = discord.AllowedMentions(everyone=False, roles=False, users=False, rep
 GONE_CODES = frozenset({10003, 50001, 50013, 50007, 50083, 160005, 10004})
 # ...and "this interaction's token is no longer usable" (the reply moves to the channel).
 EXPIRED_CODES = frozenset({10015, 10062, 50027, 40060})
-UNKNOWN_MESSAGE = 10008
 
 
 class ChatGone(Exception):
