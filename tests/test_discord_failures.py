@@ -265,3 +265,16 @@ async def test_an_unreachable_gateway_exits_3_naming_gateway_url(
     assert w.fake.token not in out + err
     assert "Traceback" not in err  # discord.py's reconnect attempts are one line each
     assert "WARNING discord.client gateway connection lost (ClientConnectorError" in err
+
+
+async def test_without_read_history_the_answer_comes_without_quoting(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    quiet = fake.add_channel(w.guild.id, "no-history", denied=("read_message_history",))
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, "  threads: false\n")):
+        await fake.user_says(quiet.id, f"{fake.mention()} hello?", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(quiet.id) == ["echo: hello?"])
+        await fake.user_says(quiet.id, f"{fake.mention()} again", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(quiet.id)[-1:] == ["echo: again"])
+    assert all(m.reference is None for m in fake.bot_messages(quiet.id))

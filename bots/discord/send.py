@@ -30,6 +30,7 @@ NO_PINGS = discord.AllowedMentions(everyone=False, roles=False, users=False, rep
 GONE_CODES = frozenset({10003, 50001, 50013, 50007, 50083, 160005, 10004})
 # ...and "this interaction's token is no longer usable" (the reply moves to the channel).
 EXPIRED_CODES = frozenset({10015, 10062, 50027, 40060})
+CANNOT_REPLY = 160002  # "Cannot reply without permission to read message history"
 
 
 class ChatGone(Exception):
@@ -198,6 +199,16 @@ class ChannelSurface:
             kwargs["reference"] = discord.MessageReference(
                 message_id=self.reply_to, channel_id=self.channel_id, fail_if_not_exists=False
             )
+            try:
+                return await channel.send(**kwargs)
+            except discord.HTTPException as exc:
+                if exc.code != CANNOT_REPLY:
+                    raise
+                # No permission to read history: the answer goes out without quoting.
+                self.reply_to = None
+                del kwargs["reference"]
+                if files:
+                    kwargs["files"] = [f.file() for f in files]  # the first try read them
         return await channel.send(**kwargs)
 
     async def edit(self, sent: Sent, content: str, view: discord.ui.View | None = None) -> Any:
