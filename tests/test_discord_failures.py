@@ -278,3 +278,15 @@ async def test_without_read_history_the_answer_comes_without_quoting(
         await fake.user_says(quiet.id, f"{fake.mention()} again", author=w.alice)
         await fake.wait_for(lambda: fake.texts(quiet.id)[-1:] == ["echo: again"])
     assert all(m.reference is None for m in fake.bot_messages(quiet.id))
+
+
+async def test_without_thread_permission_the_answer_stays_in_the_channel(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    plain = fake.add_channel(w.guild.id, "no-threads", denied=("create_public_threads",))
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)):
+        asked = await fake.user_says(plain.id, f"{fake.mention()} hi there", author=w.alice)
+        await fake.wait_for(lambda: fake.texts(plain.id) == ["echo: hi there"])
+    assert fake.bot_messages(plain.id)[0].reference == asked.id
+    assert fake.threads(plain.id) == []
