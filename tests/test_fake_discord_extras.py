@@ -11,7 +11,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from tests.fake_discord import new_client, running
+from tests.fake_discord import DiscordError, new_client, running
 from tests.fake_discord.harness import intents
 from tests.fake_discord.recorder import Recorder, World, small_world
 
@@ -250,3 +250,22 @@ async def test_allowed_mentions_decide_who_is_pinged(world: World) -> None:
         assert silent.mentions == []
         fake.deny(world.general.id, "mention_everyone")
         assert not fake.messages[(await channel.send("@everyone")).id].mention_everyone
+
+
+async def test_a_held_route_answers_when_released(world: World) -> None:
+    fake, client = world.fake, new_client()
+    route = "POST /channels/{channel_id}/messages"
+    async with running(fake, client):
+        release = fake.hold(route)
+        sending = asyncio.create_task(text_channel(client, world.general.id).send("slow"))
+        await fake.wait_for(lambda: fake.held(route) == 1)
+        assert fake.texts(world.general.id) == [] and not sending.done()
+        release.set()
+        sent = await sending
+        assert fake.texts(world.general.id) == ["slow"] and fake.count(route, status=200) == 1
+        fake.fail(route, DiscordError(503, 0, "Service Unavailable"), count=2)
+        for _ in range(2):
+            with pytest.raises(discord.DiscordServerError):
+                await sent.reply("x")
+        await sent.reply("ok")
+        assert fake.texts(world.general.id) == ["slow", "ok"]

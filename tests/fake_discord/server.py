@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.fake_discord.rules import DiscordError
 from tests.fake_discord.state import MESSAGE_CONTENT
 
 API = "/api/v10"
+HELD = -1  # Call.status of a request that waits on hold()
 MESSAGE_CONTENT_FLAG = 1 << 19
 GUILD_MEMBERS = 1 << 1
 GUILD_PRESENCES = 1 << 8
@@ -48,6 +50,7 @@ class FakeDiscord(UserActions):
         self.gateway = Gateway(self)
         self.emit = self.gateway.dispatch
         self.fail_next: list[tuple[str, DiscordError]] = []  # (route, error) served once
+        self.holds: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
 
     @property
@@ -65,9 +68,19 @@ class FakeDiscord(UserActions):
         self.gateway.portal_intents = bits | GUILD_PRESENCES
         self.application_flags = MESSAGE_CONTENT_FLAG if message_content else 0
 
-    def fail(self, route: str, error: DiscordError) -> None:
-        """The next request to ``route`` gets ``error`` (e.g. rules.DiscordError(503, 0, ..))."""
-        self.fail_next.append((route, error))
+    def fail(self, route: str, error: DiscordError, count: int = 1) -> None:
+        """The next ``count`` requests to ``route`` get ``error`` (e.g. DiscordError(503, 0,
+        "Service Unavailable"); 500/502/504 make discord.py retry after 1+2n s sleeps)."""
+        self.fail_next.extend([(route, error)] * count)
+
+    def hold(self, route: str) -> asyncio.Event:
+        """Requests to ``route`` wait (recorded, unanswered) until the returned event is set:
+        a slow Discord, without sleeps. ``held(route)`` counts the waiting ones."""
+        release = self.holds[route] = asyncio.Event()
+        return release
+
+    def held(self, route: str) -> int:
+        return sum(1 for c in self.calls if c.route == route and c.status == HELD)
 
     async def delivered(self) -> None:
         await self.gateway.drain()
@@ -98,6 +111,8 @@ class FakeDiscord(UserActions):
 
     async def stop(self) -> None:
         self.gateway.open.set()  # no handler may stay parked before HELLO
+        for release in self.holds.values():
+            release.set()
         for conn in list(self.gateway.connections):
             await conn.close(1001, b"fake: stopping")
         if self._runner is not None:
@@ -141,6 +156,12 @@ class FakeDiscord(UserActions):
         if status:
             call.status = status
             return json_response(status, body, headers)
+        release = self.holds.get(call.route)
+        if release is not None and not release.is_set():
+            call.status = HELD
+            self.notify()
+            await release.wait()
+            call.status = 0
         for i, (route, error) in enumerate(self.fail_next):
             if route == call.route:
                 del self.fail_next[i]
