@@ -22,6 +22,7 @@ from tests.discord_harness import (
     discord_config,
     restored_endpoints,
     running_bot,
+    until,
     world,
 )
 from tests.fake_discord import DiscordError
@@ -290,3 +291,24 @@ async def test_without_thread_permission_the_answer_stays_in_the_channel(
         await fake.wait_for(lambda: fake.texts(plain.id) == ["echo: hi there"])
     assert fake.bot_messages(plain.id)[0].reference == asked.id
     assert fake.threads(plain.id) == []
+
+
+async def test_a_stop_lets_the_answer_in_flight_arrive(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake = w.fake
+    dm = fake.dm_channel(w.alice)
+    route = "POST /channels/{channel_id}/messages"
+    release = fake.hold(route)  # Discord is slow to take the answer
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake)) as app:
+        await fake.user_says(dm.id, "answer me before you go", author=w.alice)
+        await fake.wait_for(lambda: fake.held(route) == 1)
+
+        async def release_once_stopping() -> None:
+            await until(lambda: not app.outbox.available("discord"))  # the stop has begun
+            release.set()
+
+        releaser = asyncio.create_task(release_once_stopping())
+        # The block ends: relaybot stops while the answer is on its way, and waits for it.
+    await releaser
+    assert fake.texts(dm.id) == ["echo: answer me before you go"]
