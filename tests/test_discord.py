@@ -345,3 +345,19 @@ async def test_an_answer_never_pings_anyone(
             lambda: next((m for m in fake.bot_messages(general) if "look" in m.content), None)
         )
     assert answer.mentions == [] and not answer.mention_everyone
+
+
+async def test_guild_ids_register_the_commands_in_those_servers_only(
+    tmp_path: Path, fake_relay: FakeRelay, w: World
+) -> None:
+    fake, general = w.fake, w.general.id
+    extra = f"  guild_ids: [{w.guild.id}]\n"
+    async with running_bot(bot_settings(tmp_path, fake_relay, fake, extra)):
+        rec = await fake.slash("chat", {"prompt": "hi"}, channel_id=general, user=w.alice)
+        await fake.wait_for(lambda: rec.original_id is not None
+                            and fake.messages[rec.original_id].content == "echo: hi")
+    names = {c["name"] for c in fake.commands(w.guild.id)}
+    assert {"chat", "img", "vision", "model"} <= names
+    assert fake.commands(None) == []  # not globally as well (they would show twice)
+    zh = next(c for c in fake.commands(w.guild.id) if c["name"] == "img")
+    assert zh["description_localizations"]["zh-CN"] == "画图：/img 描述"

@@ -156,8 +156,8 @@ def privileged_intents_text() -> str:
 async def sync_commands(
     tree: app_commands.CommandTree[Any], guild_ids: tuple[int, ...]
 ) -> list[str]:
-    """Register the slash commands: in each of ``guild_ids`` at once, else globally. Returns
-    where it failed (a server the bot is not in), for the log; never raises for that."""
+    """Register the slash commands: in each of ``guild_ids`` at once (and none globally),
+    else globally. Returns where it failed (a server the bot is not in), for the log."""
     failed: list[str] = []
     if not guild_ids:
         await tree.sync()
@@ -169,4 +169,7 @@ async def sync_commands(
             await tree.sync(guild=guild)
         except discord.HTTPException as exc:
             failed.append(f"{gid} ({exc.status} {exc.code})")
+    # Instead of globally: global copies from an earlier run would show twice there.
+    tree.clear_commands(guild=None)
+    await tree.sync()
     return failed
