@@ -1,0 +1,271 @@
+"""The PostgreSQL backend on asyncpg: a pool of ``storage.pool_size`` connections; the
+schema version in ``relaybot_schema``; migrations serialised across processes by an
+advisory lock (several workers may start at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from core.config.fields import url_credentials
+from core.errors import StorageError, StorageUnavailableError
+from core.storage.db import POSTGRES, Database, Params, Row, Tx, dollar_placeholders, rowcount
+from core.storage.schema_postgres import MIGRATIONS, VERSION_TABLE
+from core.storage.store import Store
+from core.storage.url import StorageUrl, parse_storage_url
+
+CONNECT_TIMEOUT_S = 10.0
+COMMAND_TIMEOUT_S = 60.0
+MIGRATION_LOCK = 0x72656C61  # "rela": the advisory lock migrations hold
+# SQLSTATE classes that say "not now": connection (08), resources (53), operator
+# intervention (57: shutdown, cancelled), transaction rollback (40: serialization, deadlock),
+# lock not available (55P03), read-only transaction (25006: a standby, or read-only mode).
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "40")
+_UNAVAILABLE_STATES = frozenset({"55P03", "25006"})
+
+
+def _scrub(text: str, url: StorageUrl) -> str:
+    for secret in sorted(url_credentials(url.dsn), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _pg_error(what: str, exc: BaseException, url: StorageUrl) -> StorageError:
+    """``exc`` (asyncpg, OS or timeout) as a StorageError naming ``storage.url`` (redacted)."""
+    where = f"storage.url={url.redacted()}"
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        detail = _scrub(f"{type(exc).__name__}: {exc}", url)
+        if state.startswith(_UNAVAILABLE_CLASSES) or state in _UNAVAILABLE_STATES:
+            hint = (
+                "the database is read-only (a standby, or default_transaction_read_only)"
+                if state == "25006"
+                else "the PostgreSQL server is busy, restarting or unreachable"
+            )
+            return StorageUnavailableError(f"{what} ({detail}) on {where}; {hint}")
+        if state in ("28P01", "28000"):
+            return StorageError(f"{what}: the server refused the login ({detail}); check {where}")
+        if state == "3D000":
+            return StorageError(f"{what}: the database does not exist ({detail}); check {where}")
+        return StorageError(f"{what} ({detail}) on {where}")
+    if isinstance(exc, TimeoutError):
+        detail = "no answer in time"
+    else:
+        detail = _scrub(f"{type(exc).__name__}: {exc}", url)
+    return StorageUnavailableError(
+        f"{what} ({detail}) on {where}; is the PostgreSQL server running and reachable?"
+    )
+
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class PgTx(Tx):
+    """Statements on one pooled connection inside a transaction."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        status = await self._conn.execute(dollar_placeholders(sql), *params)
+        return rowcount(str(status))
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            await self._conn.executemany(dollar_placeholders(sql), rows)
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return [tuple(r) for r in await self._conn.fetch(dollar_placeholders(sql), *params)]
+
+    async def lock(self, key: str) -> None:
+        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database reached through a pool of ``pool_size`` connections."""
+
+    dialect = POSTGRES
+
+    def __init__(
+        self,
+        url: StorageUrl | str,
+        *,
+        pool_size: int = 10,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        command_timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> None:
+        self.url = parse_storage_url(url) if isinstance(url, str) else url
+        if not self.url.is_postgres:
+            raise StorageError(f"{self.url.redacted()} is not a PostgreSQL URL")
+        self._pool_size = max(1, pool_size)
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._pool: Any = None
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase({self.url.redacted()!r})"
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            raise StorageError("the database was used before open() or after close()")
+        return self._pool
+
+    def latest_version(self) -> int:
+        return len(MIGRATIONS)
+
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect the pool, check the schema version and apply pending migrations."""
+        try:
+            self._pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.url.dsn,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    timeout=self._connect_timeout_s,
+                    command_timeout=self._command_timeout_s,
+                ),
+                self._connect_timeout_s + 5,
+            )
+        except _DRIVER_ERRORS as exc:
+            error = _pg_error("cannot connect to the PostgreSQL database", exc, self.url)
+            raise StorageError(str(error)) from None  # exit 2 at start-up: fix storage.url
+        except (ValueError, TypeError) as exc:  # the driver could not read the URL
+            detail = _scrub(str(exc), self.url)
+            shown = self.url.redacted()
+            raise StorageError(f"storage.url={shown} is not usable: {detail}") from None
+        try:
+            if migrate:
+                await self.migrate()
+            else:
+                await self._check_version(required=True)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except (TimeoutError, *_DRIVER_ERRORS):
+                pool.terminate()
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        try:
+            rows = await self.pool.fetch(dollar_placeholders(sql), *params)
+        except _DRIVER_ERRORS as exc:
+            raise _pg_error("database read failed", exc, self.url) from None
+        return [tuple(r) for r in rows]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield PgTx(conn)
+        except _DRIVER_ERRORS as exc:
+            raise _pg_error("database write failed", exc, self.url) from None
+
+    async def schema_version(self) -> int:
+        rows = await self.fetch("SELECT to_regclass(?) IS NOT NULL", (VERSION_TABLE,))
+        if not rows or not rows[0][0]:
+            return 0
+        version = await self.fetch(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}")
+        return int(version[0][0])
+
+    async def _check_version(self, *, required: bool) -> int:
+        version = await self.schema_version()
+        known = len(MIGRATIONS)
+        if version > known:
+            raise StorageError(
+                f"the database at storage.url={self.url.redacted()} has schema version "
+                f"{version}, newer than this relaybot ({known}); upgrade relaybot"
+            )
+        if required and version < known:
+            raise StorageError(
+                f"the database at storage.url={self.url.redacted()} has schema version "
+                f"{version}, this relaybot needs {known}: run `relaybot migrate` first"
+            )
+        return version
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply pending migrations, each in its own transaction with its version row, while
+        holding an advisory lock (another worker starting now waits, then finds nothing)."""
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+                try:
+                    await conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT PRIMARY KEY,"
+                        " applied_at DOUBLE PRECISION NOT NULL)"
+                    )
+                    before = await self._check_version(required=False)
+                    for number, script in enumerate(MIGRATIONS[before:], start=before + 1):
+                        async with conn.transaction():
+                            await conn.execute(script)
+                            await conn.execute(
+                                f"INSERT INTO {VERSION_TABLE} (version, applied_at)"
+                                " VALUES ($1, $2)",
+                                number,
+                                time.time(),
+                            )
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        except _DRIVER_ERRORS as exc:
+            raise _pg_error("cannot migrate the database", exc, self.url) from None
+        return before, len(MIGRATIONS)
+
+    async def tables(self) -> dict[str, list[str]]:
+        rows = await self.fetch(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c"
+            " JOIN information_schema.tables t ON t.table_schema = c.table_schema"
+            " AND t.table_name = c.table_name"
+            " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
+            " AND c.table_name <> ? ORDER BY c.table_name, c.ordinal_position",
+            (VERSION_TABLE,),
+        )
+        found: dict[str, list[str]] = {}
+        for table, column in rows:
+            found.setdefault(str(table), []).append(str(column))
+        return found
+
+    async def after_copy(self, tables: Iterable[str]) -> None:
+        """Move each identity column's sequence past the largest id copied in."""
+        async with self.transaction() as tx:
+            for table in tables:
+                seq = await tx.fetchval("SELECT pg_get_serial_sequence(?, 'id')", (table,))
+                if seq:
+                    await tx.fetch(
+                        f"SELECT setval(?, COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)",
+                        (seq,),
+                    )
+
+
+class PostgresStore(Store):
+    """The store on PostgreSQL (``storage.url: postgresql://...``)."""
+
+    backend: PostgresDatabase
+
+    def __init__(
+        self,
+        url: StorageUrl | str,
+        *,
+        pool_size: int = 10,
+        clock: Callable[[], float] = time.time,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
+        self.backend = PostgresDatabase(
+            url, pool_size=pool_size, connect_timeout_s=connect_timeout_s
+        )
+        super().__init__(self.backend, clock=clock)
+
+
+__all__ = ["PgTx", "PostgresDatabase", "PostgresStore"]
