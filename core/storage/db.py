@@ -129,6 +129,8 @@ class Database(ABC):
 
     dialect: Dialect
     url: StorageUrl
+    # (version before, version after) of the last migration this object ran, if any
+    last_migration: tuple[int, int] | None = None
 
     @abstractmethod
     async def open(self, *, migrate: bool = True) -> None:

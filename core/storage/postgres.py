@@ -35,9 +35,12 @@ def _scrub(text: str, url: StorageUrl) -> str:
     return text
 
 
-def _pg_error(what: str, exc: BaseException, url: StorageUrl) -> StorageError:
-    """``exc`` (asyncpg, OS or timeout) as a StorageError naming ``storage.url`` (redacted)."""
-    where = f"storage.url={url.redacted()}"
+def _pg_error(
+    what: str, exc: BaseException, url: StorageUrl, key: str = "storage.url"
+) -> StorageError:
+    """``exc`` (asyncpg, OS or timeout) as a StorageError naming ``key`` (the config key or the
+    command-line option the URL came from) and the URL without its password."""
+    where = f"{key}={url.redacted()}"
     if isinstance(exc, asyncpg.PostgresError):
         state = str(getattr(exc, "sqlstate", "") or "")
         detail = _scrub(f"{type(exc).__name__}: {exc}", url)
@@ -109,6 +112,7 @@ class PostgresDatabase(Database):
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
         self._pool: Any = None
+        self.key = "storage.url"  # where the URL came from, for messages (or "--to"...)
 
     def __repr__(self) -> str:
         return f"PostgresDatabase({self.url.redacted()!r})"
@@ -136,12 +140,12 @@ class PostgresDatabase(Database):
                 self._connect_timeout_s + 5,
             )
         except _DRIVER_ERRORS as exc:
-            error = _pg_error("cannot connect to the PostgreSQL database", exc, self.url)
+            error = _pg_error("cannot connect to the PostgreSQL database", exc, self.url, self.key)
             raise StorageError(str(error)) from None  # exit 2 at start-up: fix storage.url
         except (ValueError, TypeError) as exc:  # the driver could not read the URL
             detail = _scrub(str(exc), self.url)
             shown = self.url.redacted()
-            raise StorageError(f"storage.url={shown} is not usable: {detail}") from None
+            raise StorageError(f"{self.key}={shown} is not usable: {detail}") from None
         try:
             if migrate:
                 await self.migrate()
@@ -163,7 +167,7 @@ class PostgresDatabase(Database):
         try:
             rows = await self.pool.fetch(dollar_placeholders(sql), *params)
         except _DRIVER_ERRORS as exc:
-            raise _pg_error("database read failed", exc, self.url) from None
+            raise _pg_error("database read failed", exc, self.url, self.key) from None
         return [tuple(r) for r in rows]
 
     @asynccontextmanager
@@ -172,7 +176,7 @@ class PostgresDatabase(Database):
             async with self.pool.acquire() as conn, conn.transaction():
                 yield PgTx(conn)
         except _DRIVER_ERRORS as exc:
-            raise _pg_error("database write failed", exc, self.url) from None
+            raise _pg_error("database write failed", exc, self.url, self.key) from None
 
     async def schema_version(self) -> int:
         rows = await self.fetch("SELECT to_regclass(?) IS NOT NULL", (VERSION_TABLE,))
@@ -186,12 +190,12 @@ class PostgresDatabase(Database):
         known = len(MIGRATIONS)
         if version > known:
             raise StorageError(
-                f"the database at storage.url={self.url.redacted()} has schema version "
+                f"the database at {self.key}={self.url.redacted()} has schema version "
                 f"{version}, newer than this relaybot ({known}); upgrade relaybot"
             )
         if required and version < known:
             raise StorageError(
-                f"the database at storage.url={self.url.redacted()} has schema version "
+                f"the database at {self.key}={self.url.redacted()} has schema version "
                 f"{version}, this relaybot needs {known}: run `relaybot migrate` first"
             )
         return version
@@ -220,8 +224,9 @@ class PostgresDatabase(Database):
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
         except _DRIVER_ERRORS as exc:
-            raise _pg_error("cannot migrate the database", exc, self.url) from None
-        return before, len(MIGRATIONS)
+            raise _pg_error("cannot migrate the database", exc, self.url, self.key) from None
+        self.last_migration = (before, len(MIGRATIONS))
+        return self.last_migration
 
     async def tables(self) -> dict[str, list[str]]:
         rows = await self.fetch(
@@ -239,8 +244,14 @@ class PostgresDatabase(Database):
 
     async def after_copy(self, tables: Iterable[str]) -> None:
         """Move each identity column's sequence past the largest id copied in."""
+        wanted = set(tables)
+        with_ids = await self.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND column_name = 'id' AND (is_identity = 'YES'"
+            " OR column_default LIKE 'nextval(%')"
+        )
         async with self.transaction() as tx:
-            for table in tables:
+            for table in sorted(str(r[0]) for r in with_ids if r[0] in wanted):
                 seq = await tx.fetchval("SELECT pg_get_serial_sequence(?, 'id')", (table,))
                 if seq:
                     await tx.fetch(
@@ -268,4 +279,23 @@ class PostgresStore(Store):
         super().__init__(self.backend, clock=clock)
 
 
-__all__ = ["PgTx", "PostgresDatabase", "PostgresStore"]
+async def probe(url: StorageUrl, timeout_s: float = 5.0) -> tuple[int | None, str | None]:
+    """For ``check-config``: (schema version, None) when the server lets us in, else (None,
+    what is wrong). One short connection; nothing is created or changed."""
+    try:
+        conn = await asyncpg.connect(url.dsn, timeout=timeout_s)
+    except (*_DRIVER_ERRORS, ValueError) as exc:
+        return None, str(_pg_error("cannot connect to the PostgreSQL database", exc, url))
+    try:
+        exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", VERSION_TABLE)
+        if not exists:
+            return 0, None
+        version = await conn.fetchval(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}")
+        return int(version), None
+    except _DRIVER_ERRORS as exc:
+        return None, str(_pg_error("cannot read the PostgreSQL database", exc, url))
+    finally:
+        await conn.close()
+
+
+__all__ = ["PgTx", "PostgresDatabase", "PostgresStore", "probe"]

@@ -211,7 +211,8 @@ class SqliteDatabase(Database):
             await self.conn.executescript(
                 f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
             )
-        return before, len(MIGRATIONS)
+        self.last_migration = (before, len(MIGRATIONS))
+        return self.last_migration
 
     async def migrate(self) -> tuple[int, int]:
         try:
