@@ -65,7 +65,23 @@ def _pg_error(
     )
 
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection the server cut, caught mid-state
+    OSError,
+    TimeoutError,
+)
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin/crash shutdown, cannot connect now
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection is gone (not that the statement was wrong)."""
+    if isinstance(exc, asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(getattr(exc, "sqlstate", "")) in _GONE_STATES
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError)
 
 
 class PgTx(Tx):
@@ -163,20 +179,78 @@ class PostgresDatabase(Database):
             except (TimeoutError, *_DRIVER_ERRORS):
                 pool.terminate()
 
+    async def _drop(self, conn: Any) -> None:
+        """Give back a connection found dead: closed, so the pool opens a new one."""
+        conn.terminate()
+        await self.pool.release(conn)
+
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
-        try:
-            rows = await self.pool.fetch(dollar_placeholders(sql), *params)
-        except _DRIVER_ERRORS as exc:
-            raise _pg_error("database read failed", exc, self.url, self.key) from None
-        return [tuple(r) for r in rows]
+        """One statement. A SELECT that meets a dead pooled connection (the server restarted,
+        an idle connection was cut) is tried again on a fresh one; other statements are not
+        (they may have run)."""
+        query = dollar_placeholders(sql)
+        retry = sql.lstrip()[:6].upper() == "SELECT"
+        for attempt in range(self._pool_size + 1):
+            try:
+                conn = await self.pool.acquire()
+            except _DRIVER_ERRORS as exc:
+                raise _pg_error("database read failed", exc, self.url, self.key) from None
+            try:
+                rows = await conn.fetch(query, *params)
+            except _DRIVER_ERRORS as exc:
+                if _connection_lost(exc):
+                    await self._drop(conn)
+                    if retry and attempt < self._pool_size:
+                        continue
+                else:
+                    await self.pool.release(conn)
+                raise _pg_error("database read failed", exc, self.url, self.key) from None
+            await self.pool.release(conn)
+            return [tuple(r) for r in rows]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _begin(self) -> tuple[Any, Any]:
+        """A pooled connection inside a started transaction. BEGIN on a dead connection is
+        tried again on another (nothing ran yet), up to every connection of the pool."""
+        for attempt in range(self._pool_size + 1):
+            conn = await self.pool.acquire()
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except _DRIVER_ERRORS as exc:
+                if not _connection_lost(exc) or attempt == self._pool_size:
+                    await self._drop(conn)
+                    raise
+                await self._drop(conn)
+                continue
+            return conn, transaction
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                yield PgTx(conn)
+            conn, transaction = await self._begin()
         except _DRIVER_ERRORS as exc:
             raise _pg_error("database write failed", exc, self.url, self.key) from None
+        try:
+            yield PgTx(conn)
+        except BaseException as exc:
+            try:
+                await transaction.rollback()
+            except _DRIVER_ERRORS:
+                await self._drop(conn)
+                conn = None
+            if conn is not None:
+                await self.pool.release(conn)
+            if isinstance(exc, _DRIVER_ERRORS):
+                raise _pg_error("database write failed", exc, self.url, self.key) from None
+            raise
+        try:
+            await transaction.commit()
+        except _DRIVER_ERRORS as exc:
+            await self._drop(conn)
+            raise _pg_error("database write failed", exc, self.url, self.key) from None
+        await self.pool.release(conn)
 
     async def schema_version(self) -> int:
         rows = await self.fetch("SELECT to_regclass(?) IS NOT NULL", (VERSION_TABLE,))
@@ -185,8 +259,13 @@ class PostgresDatabase(Database):
         version = await self.fetch(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}")
         return int(version[0][0])
 
-    async def _check_version(self, *, required: bool) -> int:
-        version = await self.schema_version()
+    async def _check_version(self, *, required: bool, conn: Any = None) -> int:
+        if conn is None:
+            version = await self.schema_version()
+        else:  # the migrating connection (the pool may have no other)
+            version = int(
+                await conn.fetchval(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}")
+            )
         known = len(MIGRATIONS)
         if version > known:
             raise StorageError(
@@ -211,7 +290,7 @@ class PostgresDatabase(Database):
                         f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT PRIMARY KEY,"
                         " applied_at DOUBLE PRECISION NOT NULL)"
                     )
-                    before = await self._check_version(required=False)
+                    before = await self._check_version(required=False, conn=conn)
                     for number, script in enumerate(MIGRATIONS[before:], start=before + 1):
                         async with conn.transaction():
                             await conn.execute(script)
