@@ -110,9 +110,12 @@ class StorageSettings(Section):
 
     @model_validator(mode="after")
     def _one_database(self) -> StorageSettings:
+        """Two different SQLite files is an error. With a PostgreSQL ``url``, ``path`` names
+        no database (it only places local files: ``relaybot chat``'s media), so the example
+        config (``path`` set, ``url`` from $RELAYBOT_DB_URL) can switch to PostgreSQL."""
         if self.url and "path" in self.model_fields_set:
             parsed = parse_storage_url(self.url)
-            if parsed.is_postgres or parsed.path != self.path:
+            if not parsed.is_postgres and parsed.path != self.path:
                 raise ce.field_error(
                     "url",
                     "{section}.url and {section}.path name different databases; keep one "
