@@ -12,7 +12,6 @@ problem to fix, 3 the database unavailable now.
 from __future__ import annotations
 
 import asyncio
-import sys
 
 from core.config.fields import url_credentials
 from core.config.settings import Settings
@@ -95,10 +94,6 @@ async def copy(settings: Settings, other: str, *, to_other: bool, replace: bool)
 
 def _same(a: StorageUrl, b: StorageUrl) -> bool:
     return a.path == b.path if not a.is_postgres else a.dsn == b.dsn
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stdout, flush=True)
 
 
 __all__ = ["check_lines", "copy", "migrate", "storage_secrets"]

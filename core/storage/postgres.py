@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from core.config.fields import url_credentials
-from core.errors import StorageError, StorageUnavailableError
+from core.errors import StorageError
 from core.storage.db import POSTGRES, Database, Params, Row, Tx, dollar_placeholders, rowcount
+from core.storage.pg_errors import DRIVER_ERRORS, connection_lost, pg_error, scrub
 from core.storage.schema_postgres import MIGRATIONS, VERSION_TABLE
 from core.storage.store import Store
 from core.storage.url import StorageUrl, parse_storage_url
@@ -22,66 +22,6 @@ from core.storage.url import StorageUrl, parse_storage_url
 CONNECT_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 60.0
 MIGRATION_LOCK = 0x72656C61  # "rela": the advisory lock migrations hold
-# SQLSTATE classes that say "not now": connection (08), resources (53), operator
-# intervention (57: shutdown, cancelled), transaction rollback (40: serialization, deadlock),
-# lock not available (55P03), read-only transaction (25006: a standby, or read-only mode).
-_UNAVAILABLE_CLASSES = ("08", "53", "57", "40")
-_UNAVAILABLE_STATES = frozenset({"55P03", "25006"})
-
-
-def _scrub(text: str, url: StorageUrl) -> str:
-    for secret in sorted(url_credentials(url.dsn), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _pg_error(
-    what: str, exc: BaseException, url: StorageUrl, key: str = "storage.url"
-) -> StorageError:
-    """``exc`` (asyncpg, OS or timeout) as a StorageError naming ``key`` (the config key or the
-    command-line option the URL came from) and the URL without its password."""
-    where = f"{key}={url.redacted()}"
-    if isinstance(exc, asyncpg.PostgresError):
-        state = str(getattr(exc, "sqlstate", "") or "")
-        detail = _scrub(f"{type(exc).__name__}: {exc}", url)
-        if state.startswith(_UNAVAILABLE_CLASSES) or state in _UNAVAILABLE_STATES:
-            hint = (
-                "the database is read-only (a standby, or default_transaction_read_only)"
-                if state == "25006"
-                else "the PostgreSQL server is busy, restarting or unreachable"
-            )
-            return StorageUnavailableError(f"{what} ({detail}) on {where}; {hint}")
-        if state in ("28P01", "28000"):
-            return StorageError(f"{what}: the server refused the login ({detail}); check {where}")
-        if state == "3D000":
-            return StorageError(f"{what}: the database does not exist ({detail}); check {where}")
-        return StorageError(f"{what} ({detail}) on {where}")
-    if isinstance(exc, TimeoutError):
-        detail = "no answer in time"
-    else:
-        detail = _scrub(f"{type(exc).__name__}: {exc}", url)
-    return StorageUnavailableError(
-        f"{what} ({detail}) on {where}; is the PostgreSQL server running and reachable?"
-    )
-
-
-_DRIVER_ERRORS = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # a connection the server cut, caught mid-state
-    OSError,
-    TimeoutError,
-)
-_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin/crash shutdown, cannot connect now
-
-
-def _connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` says the connection is gone (not that the statement was wrong)."""
-    if isinstance(exc, asyncpg.PostgresConnectionError):
-        return True
-    if isinstance(exc, asyncpg.PostgresError):
-        return str(getattr(exc, "sqlstate", "")) in _GONE_STATES
-    return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError)
 
 
 class PgTx(Tx):
@@ -155,11 +95,11 @@ class PostgresDatabase(Database):
                 ),
                 self._connect_timeout_s + 5,
             )
-        except _DRIVER_ERRORS as exc:
-            error = _pg_error("cannot connect to the PostgreSQL database", exc, self.url, self.key)
+        except DRIVER_ERRORS as exc:
+            error = pg_error("cannot connect to the PostgreSQL database", exc, self.url, self.key)
             raise StorageError(str(error)) from None  # exit 2 at start-up: fix storage.url
         except (ValueError, TypeError) as exc:  # the driver could not read the URL
-            detail = _scrub(str(exc), self.url)
+            detail = scrub(str(exc), self.url)
             shown = self.url.redacted()
             raise StorageError(f"{self.key}={shown} is not usable: {detail}") from None
         try:
@@ -176,7 +116,7 @@ class PostgresDatabase(Database):
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), 10)
-            except (TimeoutError, *_DRIVER_ERRORS):
+            except (TimeoutError, *DRIVER_ERRORS):
                 pool.terminate()
 
     async def _drop(self, conn: Any) -> None:
@@ -193,18 +133,18 @@ class PostgresDatabase(Database):
         for attempt in range(self._pool_size + 1):
             try:
                 conn = await self.pool.acquire()
-            except _DRIVER_ERRORS as exc:
-                raise _pg_error("database read failed", exc, self.url, self.key) from None
+            except DRIVER_ERRORS as exc:
+                raise pg_error("database read failed", exc, self.url, self.key) from None
             try:
                 rows = await conn.fetch(query, *params)
-            except _DRIVER_ERRORS as exc:
-                if _connection_lost(exc):
+            except DRIVER_ERRORS as exc:
+                if connection_lost(exc):
                     await self._drop(conn)
                     if retry and attempt < self._pool_size:
                         continue
                 else:
                     await self.pool.release(conn)
-                raise _pg_error("database read failed", exc, self.url, self.key) from None
+                raise pg_error("database read failed", exc, self.url, self.key) from None
             await self.pool.release(conn)
             return [tuple(r) for r in rows]
         raise AssertionError("unreachable")  # pragma: no cover
@@ -217,8 +157,8 @@ class PostgresDatabase(Database):
             transaction = conn.transaction()
             try:
                 await transaction.start()
-            except _DRIVER_ERRORS as exc:
-                if not _connection_lost(exc) or attempt == self._pool_size:
+            except DRIVER_ERRORS as exc:
+                if not connection_lost(exc) or attempt == self._pool_size:
                     await self._drop(conn)
                     raise
                 await self._drop(conn)
@@ -230,26 +170,26 @@ class PostgresDatabase(Database):
     async def transaction(self) -> AsyncIterator[Tx]:
         try:
             conn, transaction = await self._begin()
-        except _DRIVER_ERRORS as exc:
-            raise _pg_error("database write failed", exc, self.url, self.key) from None
+        except DRIVER_ERRORS as exc:
+            raise pg_error("database write failed", exc, self.url, self.key) from None
         try:
             yield PgTx(conn)
         except BaseException as exc:
             try:
                 await transaction.rollback()
-            except _DRIVER_ERRORS:
+            except DRIVER_ERRORS:
                 await self._drop(conn)
                 conn = None
             if conn is not None:
                 await self.pool.release(conn)
-            if isinstance(exc, _DRIVER_ERRORS):
-                raise _pg_error("database write failed", exc, self.url, self.key) from None
+            if isinstance(exc, DRIVER_ERRORS):
+                raise pg_error("database write failed", exc, self.url, self.key) from None
             raise
         try:
             await transaction.commit()
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             await self._drop(conn)
-            raise _pg_error("database write failed", exc, self.url, self.key) from None
+            raise pg_error("database write failed", exc, self.url, self.key) from None
         await self.pool.release(conn)
 
     async def schema_version(self) -> int:
@@ -302,8 +242,8 @@ class PostgresDatabase(Database):
                             )
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-        except _DRIVER_ERRORS as exc:
-            raise _pg_error("cannot migrate the database", exc, self.url, self.key) from None
+        except DRIVER_ERRORS as exc:
+            raise pg_error("cannot migrate the database", exc, self.url, self.key) from None
         self.last_migration = (before, len(MIGRATIONS))
         return self.last_migration
 
@@ -363,16 +303,16 @@ async def probe(url: StorageUrl, timeout_s: float = 5.0) -> tuple[int | None, st
     what is wrong). One short connection; nothing is created or changed."""
     try:
         conn = await asyncpg.connect(url.dsn, timeout=timeout_s)
-    except (*_DRIVER_ERRORS, ValueError) as exc:
-        return None, str(_pg_error("cannot connect to the PostgreSQL database", exc, url))
+    except (*DRIVER_ERRORS, ValueError) as exc:
+        return None, str(pg_error("cannot connect to the PostgreSQL database", exc, url))
     try:
         exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", VERSION_TABLE)
         if not exists:
             return 0, None
         version = await conn.fetchval(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}")
         return int(version), None
-    except _DRIVER_ERRORS as exc:
-        return None, str(_pg_error("cannot read the PostgreSQL database", exc, url))
+    except DRIVER_ERRORS as exc:
+        return None, str(pg_error("cannot read the PostgreSQL database", exc, url))
     finally:
         await conn.close()
 
