@@ -217,6 +217,47 @@ async def test_a_lock_is_held_until_the_transaction_ends(store: Store) -> None:
     assert await store.get_action("t") == "/a"
 
 
+async def test_a_named_lock_excludes_a_second_holder_until_commit(store: Store) -> None:
+    """What several workers rely on: one holder of a conversation's lock at a time."""
+    if store.dialect.is_sqlite:
+        pytest.skip("SQLite: one transaction at a time in the process, the lock adds nothing")
+    order: list[str] = []
+    first_in, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with store.transaction() as tx:
+            await tx.lock("conv:1")
+            order.append("first in")
+            first_in.set()
+            await release.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await first_in.wait()
+        async with store.transaction() as tx:
+            await tx.lock("conv:1")
+            order.append("second in")
+
+    async def other_key() -> None:
+        await first_in.wait()
+        async with store.transaction() as tx:
+            await tx.lock("conv:2")  # another conversation is not held up
+            order.append("other in")
+
+    tasks = [asyncio.create_task(c()) for c in (first, second, other_key)]
+    async with asyncio.timeout(10):  # until the second holder waits on the server
+        while not (
+            "other in" in order
+            and await store.fetchval(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+        ):
+            await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order.index("second in") > order.index("first out")
+
+
 def test_placeholders_and_status_lines() -> None:
     assert dollar_placeholders("SELECT ? , '?', \"a?\" WHERE x = ?") == (
         "SELECT $1 , '?', \"a?\" WHERE x = $2"
