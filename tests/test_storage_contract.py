@@ -245,14 +245,12 @@ async def test_a_named_lock_excludes_a_second_holder_until_commit(store: Store) 
             order.append("other in")
 
     tasks = [asyncio.create_task(c()) for c in (first, second, other_key)]
-    async with asyncio.timeout(10):  # until the second holder waits on the server
-        while not (
-            "other in" in order
-            and await store.fetchval(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            )
-        ):
-            await asyncio.sleep(0.01)
+    waiting = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    deadline = asyncio.get_running_loop().time() + 10
+    while not ("other in" in order and await store.fetchval(waiting)):  # second one waits
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the second holder never waited: {order}")
+        await asyncio.sleep(0.01)
     release.set()
     await asyncio.gather(*tasks)
     assert order.index("second in") > order.index("first out")
