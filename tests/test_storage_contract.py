@@ -217,6 +217,20 @@ async def test_a_lock_is_held_until_the_transaction_ends(store: Store) -> None:
     assert await store.get_action("t") == "/a"
 
 
+async def test_skip_locked_gives_a_second_transaction_other_rows(store: Store) -> None:
+    """The claim pattern of several workers: rows one transaction holds are skipped by
+    another, which neither waits nor takes them too."""
+    if store.dialect.is_sqlite:
+        pytest.skip("SQLite: one transaction at a time in the process, nothing to skip")
+    await store.save_actions({f"t{n}": "/a" for n in range(4)})
+    claim = "SELECT token FROM actions ORDER BY token LIMIT 2" + store.dialect.skip_locked()
+    async with store.transaction() as first:
+        mine = await first.fetch(claim)
+        async with store.transaction() as second:
+            theirs = await asyncio.wait_for(second.fetch(claim), 10)
+    assert mine == [("t0",), ("t1",)] and theirs == [("t2",), ("t3",)]
+
+
 async def test_a_named_lock_excludes_a_second_holder_until_commit(store: Store) -> None:
     """What several workers rely on: one holder of a conversation's lock at a time."""
     if store.dialect.is_sqlite:
