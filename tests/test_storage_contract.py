@@ -104,6 +104,13 @@ async def test_history_keeps_the_newest_turns_in_order(store: Store) -> None:
     assert await store.recent_turns("k", 5) == []
 
 
+async def test_a_nul_character_in_text_is_stored(store: Store) -> None:
+    """SQLite keeps U+0000; PostgreSQL's TEXT cannot hold it: U+FFFD instead, never a failure."""
+    await store.append_turns("k", [Turn("assistant", "a\x00b", 1)], keep=5)
+    expected = "a\ufffdb" if store.dialect.is_postgres else "a\x00b"
+    assert [t.content for t in await store.recent_turns("k", 5)] == [expected]
+
+
 async def test_usage_is_stored_with_the_turns_and_alone(store: Store) -> None:
     usage = UsageRecord("gpt", Usage(3, 4, 7), "req-1")
     await store.append_turns("k", [Turn("user", "hi", 1)], keep=10, usage=usage)

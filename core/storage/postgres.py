@@ -24,6 +24,14 @@ COMMAND_TIMEOUT_S = 60.0
 MIGRATION_LOCK = 0x72656C61  # "rela": the advisory lock migrations hold
 
 
+def pg_params(params: Iterable[Any]) -> tuple[Any, ...]:
+    """``params`` as PostgreSQL takes them: TEXT cannot hold U+0000 (SQLite can), so a NUL in
+    a string (a relay's answer, a copied row) becomes U+FFFD instead of failing the write."""
+    return tuple(
+        v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v for v in params
+    )
+
+
 class PgTx(Tx):
     """Statements on one pooled connection inside a transaction."""
 
@@ -33,16 +41,17 @@ class PgTx(Tx):
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        status = await self._conn.execute(dollar_placeholders(sql), *params)
+        status = await self._conn.execute(dollar_placeholders(sql), *pg_params(params))
         return rowcount(str(status))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        rows = [tuple(r) for r in rows]
+        rows = [pg_params(r) for r in rows]
         if rows:
             await self._conn.executemany(dollar_placeholders(sql), rows)
 
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
-        return [tuple(r) for r in await self._conn.fetch(dollar_placeholders(sql), *params)]
+        found = await self._conn.fetch(dollar_placeholders(sql), *pg_params(params))
+        return [tuple(r) for r in found]
 
     async def lock(self, key: str) -> None:
         await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
@@ -136,7 +145,7 @@ class PostgresDatabase(Database):
             except DRIVER_ERRORS as exc:
                 raise pg_error("database read failed", exc, self.url, self.key) from None
             try:
-                rows = await conn.fetch(query, *params)
+                rows = await conn.fetch(query, *pg_params(params))
             except DRIVER_ERRORS as exc:
                 if connection_lost(exc):
                     await self._drop(conn)
