@@ -365,6 +365,10 @@ def preflight(settings: Settings, *, platforms: bool = True) -> list[tuple[str, 
             problems.append(
                 (f"{name}.enabled", f"this version cannot run {name} yet; set it to false")
             )
+    count = settings.workers.count
+    for name, section in settings.platforms().items():
+        if section.enabled:
+            problems += [(f"{name}.{k}", p) for k, p in section.workers_problems(count)]
     host = (urlsplit(settings.relay.base_url).hostname or "").lower()
     if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
         problems.append(
