@@ -37,7 +37,8 @@ from core.relay.images import ImagesClient
 from core.relay.midjourney import MidjourneyClient
 from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
-from core.storage.sqlite import SqliteStore, storage_problem
+from core.storage.factory import make_store
+from core.storage.sqlite import storage_problem
 
 log = logging.getLogger("relaybot.app")
 
@@ -51,7 +52,7 @@ class App:
         self.settings = settings
         # Counted in a registry of this App's own (GET /metrics); passed to every part.
         self.metrics = PrometheusMetrics()
-        self.store = SqliteStore(settings.storage.path)
+        self.store = make_store(settings.storage.database(), settings.storage.pool_size)
         self.relay = relay or RelayClient(
             settings.relay.base_url,
             settings.relay.api_key,
@@ -160,7 +161,7 @@ class App:
         self._started = True
         log.info(
             "started storage=%s relay=%s",
-            self.settings.storage.path,
+            self.settings.storage.describe(),
             without_userinfo(self.settings.relay.base_url),
         )
 
@@ -374,9 +375,12 @@ def preflight(settings: Settings, *, platforms: bool = True) -> list[tuple[str, 
         problems.append(
             ("relay.base_url", f"{host} is the example placeholder; set your relay's URL")
         )
-    storage = storage_problem(settings.storage.path)
-    if storage:
-        problems.append(("storage.path", storage))
+    database = settings.storage.database()
+    if not database.is_postgres:  # PostgreSQL is reached by check-config and at start-up
+        storage = storage_problem(database.path)
+        if storage:
+            key = "storage.url" if settings.storage.url else "storage.path"
+            problems.append((key, storage))
     return problems
 
 

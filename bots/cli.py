@@ -1,4 +1,4 @@
-"""The ``relaybot`` command: run, chat, check-config.
+"""The ``relaybot`` command: run, chat, check-config, health, migrate, export, import.
 
 Every way it can end is one exit status and, when it failed, one redacted line on stderr
 that names what to fix (README "Exit statuses"):
@@ -7,7 +7,8 @@ that names what to fix (README "Exit statuses"):
     1    an unexpected error, a bug: the redacted traceback is in the log above the line
     2    the configuration, a credential or the command line (argparse): invalid config, no
          or an unsupported platform, the placeholder relay URL, a token a platform rejected,
-         an unusable storage.path
+         an unusable storage.path, an unreachable storage.url at start-up, a non-empty
+         export/import target without --replace
     3    something relaybot needs is unavailable now: a platform cannot be reached, the
          database is locked by another process or its disk is full, the webhook port is taken
     130  interrupted (Ctrl-C)
@@ -23,10 +24,11 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from bots import storage_cli
 from bots.app import App, build_adapters, enabled_platforms, preflight, serve
 from bots.console.adapter import PLATFORM, ConsoleChat
 from bots.platforms import SECTIONS
@@ -39,6 +41,7 @@ from core.errors import (
     StorageUnavailableError,
 )
 from core.logs import RedactingFormatter, setup_logging
+from core.storage.url import StorageUrlError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -76,15 +79,39 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", help="the user name to chat as (default: your login name)")
     chat.add_argument("-v", "--verbose", action="store_true", help="show info logs on stderr")
 
-    check = sub.add_parser(
-        "check-config", help="validate the configuration and what `run` needs"
-    )
+    check = sub.add_parser("check-config", help="validate the configuration and what `run` needs")
     check.add_argument("-c", "--config", default=default_config, help=config_help)
 
     health = sub.add_parser(
         "health", help="ask the running bot's /healthz (exit 0 healthy, 1 not; for HEALTHCHECK)"
     )
     health.add_argument("-c", "--config", default=default_config, help=config_help)
+
+    migrate = sub.add_parser("migrate", help="apply pending schema migrations to storage.url")
+    migrate.add_argument("-c", "--config", default=default_config, help=config_help)
+    replace_help = (
+        "delete the rows the target already has (without it a non-empty target is refused)"
+    )
+    export = sub.add_parser(
+        "export", help="copy the database of storage.url into another one (SQLite <-> PostgreSQL)"
+    )
+    export.add_argument("-c", "--config", default=default_config, help=config_help)
+    export.add_argument(
+        "--to", required=True, metavar="URL", help="sqlite:///file.db or postgresql://..."
+    )
+    export.add_argument("--replace", action="store_true", help=replace_help)
+    imp = sub.add_parser(
+        "import", help="copy another database into the one of storage.url (SQLite <-> PostgreSQL)"
+    )
+    imp.add_argument("-c", "--config", default=default_config, help=config_help)
+    imp.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL",
+        help="sqlite:///file.db or postgresql://...",
+    )
+    imp.add_argument("--replace", action="store_true", help=replace_help)
     return parser
 
 
@@ -115,7 +142,12 @@ def _main(args: argparse.Namespace, *, program: bool) -> int:
         return _check_config(settings, args.config)
     if args.command == "health":
         return _health(settings)
-    redact = RedactingFormatter(settings.secrets()).redact
+    other = getattr(args, "to", None) or getattr(args, "source", None) or ""
+    secrets = (*settings.secrets(), *storage_cli.storage_secrets(other))
+    redact = RedactingFormatter(secrets).redact
+    if args.command in STORAGE_COMMANDS:
+        setup_logging("WARNING", secrets, as_json=settings.logging.format == "json")
+        return _storage_command(args, settings, redact)
     as_json = settings.logging.format == "json"
     level = settings.logging.level
     if args.command == "chat" and not args.verbose:
@@ -155,6 +187,39 @@ def _main(args: argparse.Namespace, *, program: bool) -> int:
         return status
 
 
+STORAGE_COMMANDS = ("migrate", "export", "import")
+
+
+def _storage_command(
+    args: argparse.Namespace, settings: Settings, redact: Callable[[str], str]
+) -> int:
+    """``migrate``, ``export`` or ``import``; what was done on stdout, or one line on stderr."""
+    try:
+        if args.command == "migrate":
+            print(asyncio.run(storage_cli.migrate(settings)))
+            return EXIT_OK
+        other = args.to if args.command == "export" else args.source
+        lines = asyncio.run(
+            storage_cli.copy(
+                settings, other, to_other=args.command == "export", replace=args.replace
+            )
+        )
+        print("\n".join(lines))
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except StorageUrlError as exc:
+        option = "--to" if args.command == "export" else "--from"
+        _say(redact(f"{option}: {exc}"))
+        return EXIT_CONFIG
+    except Exception as exc:
+        status, text = _failure(exc)
+        if status == EXIT_FAILED:
+            log.error("relaybot %s stopped by an unexpected error", args.command, exc_info=exc)
+        _say(redact(text))
+        return status
+
+
 def _failure(exc: BaseException) -> tuple[int, str]:
     """The exit status of a fatal error and the line that says what to fix."""
     if isinstance(exc, ConfigError | CredentialsError):
@@ -174,9 +239,11 @@ def _failure(exc: BaseException) -> tuple[int, str]:
 
 def _check_config(settings: Settings, config_path: str) -> int:
     problems = preflight(settings)
+    storage_lines, storage_problems = storage_cli.check_lines(settings)
+    problems += [("storage.url", problem) for problem in storage_problems]
     state = "is valid" if not problems else "is valid, but `relaybot run` would refuse it"
     print(f"configuration {config_path} {state}")
-    for line in settings.summary():
+    for line in (*settings.summary(), *storage_lines):
         print(f"  {line}")
     if problems:
         redact = RedactingFormatter(settings.secrets()).redact

@@ -18,7 +18,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # says, unless RELAYBOT_LIBRARY_LOGS=1 is set (then they follow logging.level, still redacted).
 QUIET_LOGGERS = (
     "httpx", "httpcore", "aiosqlite", "telegram", "discord", "asyncio", "PIL", "tornado",
-    "aiohttp", "hpack", "websockets",
+    "aiohttp", "hpack", "websockets", "asyncpg",
 )
 LIBRARY_LOGS_ENV = "RELAYBOT_LIBRARY_LOGS"
 

@@ -30,8 +30,10 @@ TEST_TRAITS = PlatformTraits(
 )
 
 
-def write_config(tmp_path: Path, relay_url: str, extra: str = "") -> Path:
-    """A config file for tests: the fake relay, a database under ``tmp_path``, fast retries."""
+def write_config(tmp_path: Path, relay_url: str, extra: str = "", storage: str = "") -> Path:
+    """A config file for tests: the fake relay, a database under ``tmp_path`` (or the
+    ``storage`` section's lines, e.g. ``"  url: postgresql://..."``), fast retries."""
+    storage = storage or f"  path: {tmp_path / 'data' / 'bot.db'}"
     text = f"""
 language: en
 relay:
@@ -40,7 +42,7 @@ relay:
   timeout_s: 10
   retry_backoff_s: 0.001
 storage:
-  path: {tmp_path / "data" / "bot.db"}
+{storage}
 models:
   chat: gpt-test
   chat_choices: [gpt-test, fake-think, fake-reasoner, fake-cut, fake-keepalive]
@@ -54,8 +56,10 @@ models:
     return path
 
 
-def make_settings(tmp_path: Path, relay_url: str, extra: str = "") -> Settings:
-    path = write_config(tmp_path, relay_url, extra)
+def make_settings(
+    tmp_path: Path, relay_url: str, extra: str = "", storage: str = ""
+) -> Settings:
+    path = write_config(tmp_path, relay_url, extra, storage)
     text = path.read_text(encoding="utf-8")
     return parse_config(text, str(path), {"RELAY_API_KEY": TEST_KEY}, sections=SECTIONS)
 

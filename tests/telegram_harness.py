@@ -44,9 +44,16 @@ JOBS = (
 
 
 def bot_settings(
-    tmp_path: Path, relay: FakeRelay, fake: FakeTelegram, extra: str = "", limits: str = ""
+    tmp_path: Path,
+    relay: FakeRelay,
+    fake: FakeTelegram,
+    extra: str = "",
+    limits: str = "",
+    storage: str = "",
 ) -> Settings:
-    return make_settings(tmp_path, relay.url, JOBS + telegram_config(fake, extra, limits))
+    """``storage``: the storage section's lines instead of a SQLite file under ``tmp_path``."""
+    config = JOBS + telegram_config(fake, extra, limits)
+    return make_settings(tmp_path, relay.url, config, storage)
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ from bots.ops.metrics import UNREACHABLE, PrometheusMetrics
 from core.errors import RelayError
 from core.jobs.runner import JobRunner
 from core.relay.client import RelayClient
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 log = logging.getLogger("relaybot.health")
 
@@ -33,7 +33,7 @@ class Health:
     def __init__(
         self,
         *,
-        store: SqliteStore,
+        store: Store,
         relay: RelayClient,
         metrics: PrometheusMetrics,
         jobs: JobRunner | None,

@@ -1,4 +1,4 @@
-"""The WeChat bridge's tables (migration of issue 11 in core/storage/sqlite.py): answered
+"""The WeChat bridge's tables (migration of issue 11 in core/storage/schema_*.py): answered
 messages, the outbox, stored media, conversation refs and the link-signing key."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +33,9 @@ class Media:
 
 
 class BridgeStore:
-    """Statements on the bridge's tables, through the process's one ``SqliteStore``."""
+    """Statements on the bridge's tables, through the process's one ``Store``."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     @property
@@ -48,9 +48,9 @@ class BridgeStore:
         rows = await self._store.query("SELECT value FROM wechat_keys WHERE name = 'media'")
         if rows:
             return bytes(rows[0][0])
-        async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT OR IGNORE INTO wechat_keys (name, value) VALUES ('media', ?)",
+        async with self._store.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO wechat_keys (name, value) VALUES ('media', ?) ON CONFLICT DO NOTHING",
                 (secrets.token_bytes(32),),
             )
         rows = await self._store.query("SELECT value FROM wechat_keys WHERE name = 'media'")
@@ -68,17 +68,17 @@ class BridgeStore:
 
     async def claim(self, instance: str, message_id: str, request_id: str) -> bool:
         """Record that ``message_id`` is being answered; False if it already was."""
-        async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT OR IGNORE INTO wechat_messages (instance, message_id, request_id,"
-                " created_at) VALUES (?, ?, ?, ?)",
-                (instance, message_id, request_id, self._store.clock()),
+        async with self._store.transaction() as tx:
+            added = await tx.execute(
+                "INSERT INTO wechat_messages (instance, message_id, request_id, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (instance, message_id, request_id, float(self._store.clock())),
             )
-            return cursor.rowcount == 1
+            return added == 1
 
     async def save_reply(self, instance: str, message_id: str, reply: dict[str, Any]) -> None:
-        async with self._store.transaction() as db:
-            await db.execute(
+        async with self._store.transaction() as tx:
+            await tx.execute(
                 "UPDATE wechat_messages SET reply = ? WHERE instance = ? AND message_id = ?",
                 (json.dumps(reply, ensure_ascii=False), instance, message_id),
             )
@@ -86,12 +86,12 @@ class BridgeStore:
     # --- conversation refs ------------------------------------------------------------------
 
     async def save_ref(self, chat_id: str, user_id: str, ref: dict[str, Any]) -> None:
-        async with self._store.transaction() as db:
-            await db.execute(
+        async with self._store.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO wechat_refs (chat_id, user_id, ref, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(chat_id, user_id) DO UPDATE SET ref = excluded.ref,"
                 " updated_at = excluded.updated_at",
-                (chat_id, user_id, json.dumps(ref, ensure_ascii=False), self._store.clock()),
+                (chat_id, user_id, json.dumps(ref, ensure_ascii=False), float(self._store.clock())),
             )
 
     async def ref(self, chat_id: str, user_id: str) -> dict[str, Any]:
@@ -118,10 +118,10 @@ class BridgeStore:
         parts: Sequence[dict[str, Any]],
         ttl_s: float,
     ) -> str:
-        now = self._store.clock()
+        now = float(self._store.clock())
         delivery_id = "d_" + secrets.token_hex(8)
-        async with self._store.transaction() as db:
-            await db.execute(
+        async with self._store.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO wechat_outbox (delivery_id, instance, job_id, status, chat_id,"
                 " user_id, parts, created_at, visible_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -143,38 +143,40 @@ class BridgeStore:
     async def lease(self, instance: str, limit: int, visibility_s: float) -> list[Delivery]:
         """Up to ``limit`` deliveries not acked, not expired and not leased now; each is
         hidden for ``visibility_s`` (offered again after that unless acked)."""
-        now = self._store.clock()
-        async with self._store.transaction() as db:
-            cursor = await db.execute(
+        now = float(self._store.clock())
+        async with self._store.transaction() as tx:
+            # SKIP LOCKED (PostgreSQL): two workers leasing at once get different rows
+            rows = await tx.fetch(
                 "SELECT id, delivery_id, job_id, status, chat_id, user_id, parts, created_at"
                 " FROM wechat_outbox WHERE instance = ? AND acked_at IS NULL"
-                " AND visible_at <= ? AND expires_at > ? ORDER BY id LIMIT ?",
+                " AND visible_at <= ? AND expires_at > ? ORDER BY id LIMIT ?"
+                + tx.dialect.skip_locked(),
                 (instance, now, now, limit),
             )
-            rows = list(await cursor.fetchall())
             if rows:
                 marks = ",".join("?" * len(rows))
-                await db.execute(
+                await tx.execute(
                     f"UPDATE wechat_outbox SET visible_at = ? WHERE id IN ({marks})",
                     (now + visibility_s, *[r[0] for r in rows]),
                 )
         return [
-            Delivery(str(r[1]), r[2], str(r[3]), str(r[4]), str(r[5]), json.loads(r[6]), r[7])
+            Delivery(
+                str(r[1]), r[2], str(r[3]), str(r[4]), str(r[5]), json.loads(r[6]), float(r[7])
+            )
             for r in rows
         ]
 
     async def ack(self, instance: str, results: dict[str, str]) -> int:
         """Mark deliveries done (never offered again); how many were open."""
-        now = self._store.clock()
+        now = float(self._store.clock())
         done = 0
-        async with self._store.transaction() as db:
+        async with self._store.transaction() as tx:
             for delivery_id, result in results.items():
-                cursor = await db.execute(
+                done += await tx.execute(
                     "UPDATE wechat_outbox SET acked_at = ?, result = ? WHERE instance = ?"
                     " AND delivery_id = ? AND acked_at IS NULL",
                     (now, result, instance, delivery_id),
                 )
-                done += cursor.rowcount
         return done
 
     async def job_parts(self, job_id: str) -> list[dict[str, Any]]:
@@ -187,9 +189,9 @@ class BridgeStore:
 
     async def put_media(self, mime: str, filename: str, data: bytes, ttl_s: float) -> str:
         media_id = secrets.token_hex(12)
-        now = self._store.clock()
-        async with self._store.transaction() as db:
-            await db.execute(
+        now = float(self._store.clock())
+        async with self._store.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO wechat_media (id, mime, filename, data, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (media_id, mime, filename, data, now, now + ttl_s),
@@ -205,11 +207,11 @@ class BridgeStore:
 
     async def purge(self, messages_before: float) -> None:
         """Drop expired media and deliveries, and dedupe records older than the bound."""
-        now = self._store.clock()
-        async with self._store.transaction() as db:
-            await db.execute("DELETE FROM wechat_media WHERE expires_at <= ?", (now,))
-            await db.execute("DELETE FROM wechat_outbox WHERE expires_at <= ?", (now,))
-            await db.execute("DELETE FROM wechat_messages WHERE created_at < ?", (messages_before,))
+        now = float(self._store.clock())
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM wechat_media WHERE expires_at <= ?", (now,))
+            await tx.execute("DELETE FROM wechat_outbox WHERE expires_at <= ?", (now,))
+            await tx.execute("DELETE FROM wechat_messages WHERE created_at < ?", (messages_before,))
 
 
 __all__ = ["BridgeStore", "Delivery", "Media"]

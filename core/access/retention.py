@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from core.access.quotas import day_of
 from core.jobs import store as js
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 log = logging.getLogger("relaybot.access")
 
@@ -18,7 +18,7 @@ DAY_S = 86400.0
 _FINISHED = (js.DELIVERED, js.FAILED, js.TIMED_OUT, js.IN_DOUBT)
 
 
-async def forget_user(store: SqliteStore, platform: str, user_id: str) -> None:
+async def forget_user(store: Store, platform: str, user_id: str) -> None:
     """Erase what is stored about a user: their conversations' history, settings and
     pictures (private, and their own per-member conversations in groups), the button actions
     and the prompts and results of their jobs. Content-free counters stay (quotas)."""
@@ -28,19 +28,20 @@ async def forget_user(store: SqliteStore, platform: str, user_id: str) -> None:
         "SELECT id, relay_task_id FROM jobs WHERE platform = ? AND user_id = ?",
         (platform, user_id),
     )
-    async with store.transaction() as db:
+    async with store.transaction() as tx:
         for table in ("messages", "conversations", "conv_images"):
-            await db.execute(
+            await tx.execute(
                 f"DELETE FROM {table} WHERE conv_key = ? OR conv_key LIKE ?", (private, member)
             )
         for job_id, task_id in jobs:
-            await db.execute(
+            await tx.execute(
                 "DELETE FROM actions WHERE action LIKE ?", (f"/jobs resend {int(job_id)}",)
             )
             if task_id:
-                await db.execute("DELETE FROM actions WHERE instr(action, ?) > 0", (str(task_id),))
-            await db.execute("DELETE FROM job_messages WHERE job_id = ?", (int(job_id),))
-        await db.execute(
+                found = tx.dialect.instr("action", "?")
+                await tx.execute(f"DELETE FROM actions WHERE {found} > 0", (str(task_id),))
+            await tx.execute("DELETE FROM job_messages WHERE job_id = ?", (int(job_id),))
+        await tx.execute(
             "UPDATE jobs SET prompt = '', result = NULL, error = NULL"
             " WHERE platform = ? AND user_id = ? AND state IN (?, ?, ?, ?)",
             (platform, user_id, *_FINISHED),
@@ -48,10 +49,10 @@ async def forget_user(store: SqliteStore, platform: str, user_id: str) -> None:
     log.info("forgot user %s:%s (%d jobs)", platform, user_id, len(jobs))
 
 
-async def prune(store: SqliteStore, retention_days: int, tz_name: str) -> dict[str, int]:
+async def prune(store: Store, retention_days: int, tz_name: str) -> dict[str, int]:
     """Delete rows older than ``retention_days``; the ledger and the usage table are first
     summed into ``usage_daily`` per day and user. How many rows went, by table."""
-    cutoff = store.clock() - retention_days * DAY_S
+    cutoff = float(store.clock() - retention_days * DAY_S)
     ledger = await store.query(
         "SELECT platform, user_id, chat, kind, model, amount, created_at FROM quota_events"
         " WHERE created_at < ?",
@@ -74,12 +75,12 @@ async def prune(store: SqliteStore, retention_days: int, tz_name: str) -> dict[s
         row[0] += int(total)
         row[1] += 1
     counts: dict[str, int] = {}
-    async with store.transaction() as db:
-        await db.executemany(
+    async with store.transaction() as tx:
+        await tx.executemany(
             "INSERT INTO usage_daily (day, platform, user_id, chat, kind, model, amount, count)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, platform, user_id, chat, kind,"
-            " model) DO UPDATE SET amount = amount + excluded.amount,"
-            " count = count + excluded.count",
+            " model) DO UPDATE SET amount = usage_daily.amount + excluded.amount,"
+            " count = usage_daily.count + excluded.count",
             [(*key, amount, count) for key, (amount, count) in summary.items()],
         )
         deletes = (
@@ -97,8 +98,7 @@ async def prune(store: SqliteStore, retention_days: int, tz_name: str) -> dict[s
         )
         for table, sql in deletes:
             params: tuple[object, ...] = (cutoff,) + (_FINISHED if "state IN" in sql else ())
-            cursor = await db.execute(sql, params)
-            counts[table] = int(cursor.rowcount or 0)
+            counts[table] = await tx.execute(sql, params)
     log.info("retention: pruned rows older than %d days: %s", retention_days, counts)
     return counts
 
@@ -108,7 +108,7 @@ class Retention:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         settings: Callable[[], tuple[int, str]],
         interval_s: float = DAY_S,
     ) -> None:

@@ -20,7 +20,7 @@ from core.config.settings import Settings
 from core.errors import ModelNotAllowedError, NotChatAdminError
 from core.platform.outbox import Destination, Outbox
 from core.platform.types import IncomingMessage
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 from core.texts.i18n import Lang
 
 # Commands that spend, and the quota each counts against (one unit a call).
@@ -41,7 +41,7 @@ class Access:
     def __init__(
         self,
         settings: Callable[[], Settings],
-        store: SqliteStore,
+        store: Store,
         outbox: Outbox | None = None,
         *,
         clock: Callable[[], float] = time.time,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.access.ids import Who
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,11 +19,11 @@ class Rules:
 class AccessStore:
     """Statements on the tables of issue 12, on the process's one database."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     @property
-    def db(self) -> SqliteStore:
+    def db(self) -> Store:
         return self._store
 
     # --- rules -----------------------------------------------------------------------------
@@ -36,15 +36,14 @@ class AccessStore:
 
     async def set_rule(self, subject: str, rule: str | None, by: str) -> None:
         """``rule`` "allow" or "block" for ``subject``; None removes its rule."""
-        async with self._store.transaction() as db:
+        columns = ("subject", "rule", "set_by", "created_at")
+        async with self._store.transaction() as tx:
             if rule is None:
-                await db.execute("DELETE FROM access_rules WHERE subject = ?", (subject,))
+                await tx.execute("DELETE FROM access_rules WHERE subject = ?", (subject,))
             else:
-                await db.execute(
-                    "INSERT INTO access_rules (subject, rule, set_by, created_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT(subject) DO UPDATE SET rule = excluded.rule,"
-                    " set_by = excluded.set_by, created_at = excluded.created_at",
-                    (subject, rule, by, self._store.clock()),
+                await tx.execute(
+                    tx.dialect.upsert("access_rules", columns, key=("subject",)),
+                    (subject, rule, by, float(self._store.clock())),
                 )
 
     # --- the ledger ------------------------------------------------------------------------
@@ -53,10 +52,10 @@ class AccessStore:
         self, who: Who, kind: str, amount: int, model: str = "", ref: str | None = None
     ) -> int:
         """Record ``amount`` of ``kind`` used by ``who``; the row's id."""
-        async with self._store.transaction() as db:
-            cursor = await db.execute(
+        async with self._store.transaction() as tx:
+            event_id = await tx.fetchval(
                 "INSERT INTO quota_events (platform, user_id, chat, kind, amount, model, ref,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     who.platform,
                     who.user_id,
@@ -65,29 +64,28 @@ class AccessStore:
                     amount,
                     model,
                     ref,
-                    self._store.clock(),
+                    float(self._store.clock()),
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return int(event_id or 0)
 
     async def set_ref(self, event_id: int, ref: str) -> None:
-        async with self._store.transaction() as db:
-            await db.execute("UPDATE quota_events SET ref = ? WHERE id = ?", (ref, event_id))
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE quota_events SET ref = ? WHERE id = ?", (ref, event_id))
 
     async def remove(self, ref: str) -> int:
         """Give back what was charged under ``ref``; how many rows it was."""
-        async with self._store.transaction() as db:
-            cursor = await db.execute("DELETE FROM quota_events WHERE ref = ?", (ref,))
-            return int(cursor.rowcount or 0)
+        async with self._store.transaction() as tx:
+            return await tx.execute("DELETE FROM quota_events WHERE ref = ?", (ref,))
 
     async def remove_id(self, event_id: int) -> None:
-        async with self._store.transaction() as db:
-            await db.execute("DELETE FROM quota_events WHERE id = ?", (event_id,))
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM quota_events WHERE id = ?", (event_id,))
 
     async def settle(self, event_id: int, amount: int) -> None:
         """Replace an estimate by the real figure."""
-        async with self._store.transaction() as db:
-            await db.execute("UPDATE quota_events SET amount = ? WHERE id = ?", (amount, event_id))
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE quota_events SET amount = ? WHERE id = ?", (amount, event_id))
 
     async def used_by_user(self, who: Who, kind: str, since: float) -> int:
         rows = await self._store.query(
@@ -128,11 +126,12 @@ class AccessStore:
         """Counts for /stats over everything kept."""
         q = self._store.query
         users = await q(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT platform, user_id FROM quota_events)"
+            "SELECT COUNT(*) FROM (SELECT DISTINCT platform, user_id FROM quota_events) AS pairs"
         )
         chats = await q("SELECT COUNT(DISTINCT chat) FROM quota_events WHERE chat != ''")
         messages = await q("SELECT COUNT(*) FROM quota_events WHERE kind = 'message'")
-        jobs = await q("SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0) FROM jobs")
+        failed = "CASE WHEN state = 'failed' THEN 1 ELSE 0 END"  # SUM(bool): not on PostgreSQL
+        jobs = await q(f"SELECT COUNT(*), COALESCE(SUM({failed}), 0) FROM jobs")
         errors = await q(
             "SELECT model, COUNT(*) FROM quota_events WHERE kind = 'error'"
             " GROUP BY model ORDER BY COUNT(*) DESC"

@@ -13,7 +13,7 @@ from core.engine.ports import ChatBackend
 from core.errors import NotEnabledError, UnknownModelError
 from core.platform.traits import PlatformTraits, TraitsRegistry
 from core.platform.types import Button, ButtonRows, FinalText, IncomingMessage, ReplyEvent
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 from core.texts.i18n import Lang, has_text, t
 
 MODELS_SHOWN = 60
@@ -42,7 +42,7 @@ class CommandHandlers:
     def __init__(
         self,
         settings: Settings,
-        store: SqliteStore,
+        store: Store,
         relay: ChatBackend,
         images: ImageCommands | None = None,
         media: MediaCommands | None = None,

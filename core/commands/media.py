@@ -22,7 +22,7 @@ from core.platform.outbox import Destination
 from core.platform.types import Attachment, FinalText, IncomingMessage, ReplyEvent
 from core.relay.suno import SunoClient
 from core.relay.video import runway_ratio
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 from core.texts.i18n import Lang, t
 
 MAX_VIDEO_S = 30
@@ -66,7 +66,7 @@ class MediaCommands:
         video: VideoBackend,
         voice: Voice,
         jobs: JobRunner,
-        store: SqliteStore,
+        store: Store,
     ) -> None:
         self._mv = song_model
         self._video_model = video_model

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
+from core.storage.url import StorageUrlError, parse_storage_url
 from core.texts.i18n import LANGS, Lang
 
 Problem = tuple[str, str]
@@ -169,6 +170,21 @@ def _url(value: object) -> str:
     raise _fail("must be an http:// or https:// URL")
 
 
+def _storage_url(value: object) -> str:
+    """``storage.url``: empty (``storage.path`` decides), ``sqlite:///...`` or
+    ``postgresql://...``; the message of a bad one never holds its password."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail("must be a string")
+    if not value.strip():
+        return ""
+    try:
+        return parse_storage_url(value).dsn or value.strip()
+    except StorageUrlError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _proxy_url(value: object) -> str:
     """An optional proxy URL: http, https or socks5, with a host; empty means none."""
     url = _text(value).strip()
@@ -208,6 +224,7 @@ Secret = Annotated[str, PlainValidator(_secret), SECRET]
 RequiredSecret = Annotated[str, PlainValidator(_name), SECRET]
 Url = Annotated[str, PlainValidator(_url), URL_CREDENTIALS]
 ProxyUrl = Annotated[str, PlainValidator(_proxy_url), URL_CREDENTIALS]
+StorageUrlText = Annotated[str, PlainValidator(_storage_url), URL_CREDENTIALS]
 OverrideKey = Annotated[str, PlainValidator(_override_key)]
 LangChoice = Annotated[Lang, _one_of(LANGS, str.lower)]
 GroupModeChoice = Annotated[GroupMode, _one_of(("per_user", "shared"), str.lower)]

@@ -43,6 +43,7 @@ from core.config.fields import (
     RequiredSecret,
     Retries,
     Secret,
+    StorageUrlText,
     Text,
     Url,
     without_userinfo,
@@ -50,6 +51,7 @@ from core.config.fields import (
 from core.config.sections import PlatformSection, Section, secret_values
 from core.config.workers import WorkersSettings
 from core.errors import ConfigError
+from core.storage.url import StorageUrl, StorageUrlError, parse_storage_url
 
 S = TypeVar("S", bound=BaseModel)
 DEFAULT_SYSTEM_PROMPT = (
@@ -76,12 +78,60 @@ class RelaySettings(Section):
 
 
 class StorageSettings(Section):
-    """Where conversations are kept."""
+    """Where conversations are kept: a SQLite file (default) or a PostgreSQL database."""
 
-    path: Name = Field(default="data/relaybot.db", description="SQLite database file.")
+    url: StorageUrlText = Field(
+        default="",
+        repr=False,
+        description="sqlite:///data/relaybot.db or postgresql://user:password@host:5432/db "
+        "(its password is a secret); empty: the SQLite file storage.path.",
+    )
+    path: Name = Field(
+        default="data/relaybot.db", description="SQLite database file (short for storage.url)."
+    )
+    pool_size: Annotated[int, ce.int_range(1, 100)] = Field(
+        default=10, description="PostgreSQL connections each process keeps open (1..100)."
+    )
     retention_days: PositiveInt = Field(
         default=90, description="Days history, pictures, buttons and finished jobs are kept."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_from_url(cls, data: object) -> object:
+        """A SQLite ``url`` without ``path``: ``path`` is the file the URL names."""
+        if isinstance(data, dict) and isinstance(data.get("url"), str) and "path" not in data:
+            try:
+                parsed = parse_storage_url(data["url"])
+            except StorageUrlError:
+                return data  # reported by the field's own check
+            if not parsed.is_postgres:
+                return {**data, "path": parsed.path}
+        return data
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StorageSettings:
+        """Two different SQLite files is an error. With a PostgreSQL ``url``, ``path`` names
+        no database (it only places local files: ``relaybot chat``'s media), so the example
+        config (``path`` set, ``url`` from $RELAYBOT_DB_URL) can switch to PostgreSQL."""
+        if self.url and "path" in self.model_fields_set:
+            parsed = parse_storage_url(self.url)
+            if not parsed.is_postgres and parsed.path != self.path:
+                raise ce.field_error(
+                    "url",
+                    "{section}.url and {section}.path name different databases; keep one "
+                    "(storage.path is the short form of storage.url: sqlite:///PATH)",
+                )
+        return self
+
+    def database(self) -> StorageUrl:
+        """The database to use: ``url``, or the SQLite file ``path``."""
+        return parse_storage_url(self.url) if self.url else StorageUrl("sqlite", self.path)
+
+    def describe(self) -> str:
+        """For summaries and logs: the SQLite path, or the PostgreSQL URL without password."""
+        found = self.database()
+        return f"{found.redacted()} (pool {self.pool_size})" if found.is_postgres else found.path
 
 
 class ModelSettings(Section):
@@ -288,7 +338,7 @@ class Settings(Section):
             "api key: set",
             f"relay timeouts: {self.relay.timeout_s:g}s, connect {self.relay.connect_timeout_s:g}s,"
             f" retries {self.relay.max_retries}",
-            f"storage: {self.storage.path}",
+            f"storage: {self.storage.describe()}",
             f"language: {self.language}",
             *(f"model {name}: {getattr(models, name)}" for name in _MODEL_FEATURES),
             f"chat choices: {', '.join(models.chat_models())}",

@@ -55,7 +55,7 @@ from core.platform.types import (
     TextDelta,
 )
 from core.relay.types import ChatDelta, ChatEnd, ChatMessage
-from core.storage.sqlite import SqliteStore, UsageRecord
+from core.storage.store import Store, UsageRecord
 from core.texts.i18n import Lang, pick_lang, t
 
 log = logging.getLogger("relaybot.engine")
@@ -80,7 +80,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        store: SqliteStore,
+        store: Store,
         relay: ChatBackend,
         *,
         images: ImageCommands | None = None,
@@ -129,7 +129,7 @@ class Engine:
         return self._locks
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
         """The database, for an adapter that keeps tables of its own (the WeChat bridge)."""
         return self._store
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from core.jobs import store as js
 from core.jobs.store import Job, JobStore
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 RECENT_RESULTS = 20  # how far back "the latest result that offers /u2" looks
 
@@ -15,7 +15,7 @@ RECENT_RESULTS = 20  # how far back "the latest result that offers /u2" looks
 class JobResults:
     """The ``job_messages`` table, and lookups of delivered jobs for typed buttons."""
 
-    def __init__(self, store: SqliteStore, jobs: JobStore) -> None:
+    def __init__(self, store: Store, jobs: JobStore) -> None:
         self._store = store
         self._jobs = jobs
 
@@ -24,10 +24,13 @@ class JobResults:
         if not message_ids:
             return
         dest = job.dest
-        async with self._store.transaction() as db:
-            await db.executemany(
-                "INSERT OR REPLACE INTO job_messages (job_id, platform, chat_id, message_id)"
-                " VALUES (?, ?, ?, ?)",
+        sql = self._store.dialect.upsert(
+            "job_messages", ("job_id", "platform", "chat_id", "message_id"),
+            key=("platform", "chat_id", "message_id"),
+        )
+        async with self._store.transaction() as tx:
+            await tx.executemany(
+                sql,
                 [(job.id, dest.platform, dest.chat_id, mid) for mid in message_ids],
             )
 

@@ -22,7 +22,7 @@ from core.platform.outbox import Destination, NothingSent, Outbox, OutboxUnavail
 from core.platform.shape import shape
 from core.platform.traits import TraitsRegistry
 from core.platform.types import Button, ButtonRows, FinalText, ReplyEvent
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 from core.texts.i18n import Lang, t
 
 log = logging.getLogger("relaybot.jobs")
@@ -98,7 +98,7 @@ class JobRunner:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         outbox: Outbox,
         *,
         max_running_per_user: int = 3,

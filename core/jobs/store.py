@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.platform.outbox import Destination
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 # States. A job is "active" until it is delivered, failed, timed out or left in doubt.
 SUBMITTING = "submitting"  # row written, submit call in flight
@@ -86,7 +86,7 @@ def _job(values: Sequence[Any]) -> Job:
 class JobStore:
     """Job rows in the one database. State changes are single transactions."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     async def create(
@@ -98,12 +98,13 @@ class JobStore:
         prompt: str,
         deadline: float,
     ) -> Job:
-        now = self._store.clock()
-        async with self._store.transaction() as db:
-            cursor = await db.execute(
+        now = float(self._store.clock())
+        async with self._store.transaction() as tx:
+            job_id = await tx.fetchval(
                 "INSERT INTO jobs (family, kind, conv_key, platform, chat_id, thread_id, user_id,"
                 " lang, is_group, adapter, prompt, state, deadline, next_poll_at, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (
                     family,
                     kind,
@@ -117,13 +118,12 @@ class JobStore:
                     dest.adapter or None,
                     prompt,
                     SUBMITTING,
-                    deadline,
+                    float(deadline),
                     now,
                     now,
                     now,
                 ),
             )
-            job_id = cursor.lastrowid
         job = await self.get(int(job_id or 0))
         assert job is not None
         return job
@@ -151,7 +151,7 @@ class JobStore:
     async def due(self, now: float) -> list[Job]:
         rows = await self._store.query(
             f"SELECT {_COLUMNS} FROM jobs WHERE state = ? AND next_poll_at <= ? ORDER BY id",
-            (RUNNING, now),
+            (RUNNING, float(now)),
         )
         return [_job(row) for row in rows]
 
@@ -183,13 +183,12 @@ class JobStore:
     async def update(self, job_id: int, *, expect: str | None = None, **fields: Any) -> bool:
         """Set ``fields``; with ``expect``, only if the job is still in that state (so two
         paths can never both move a job on). Returns whether the row changed."""
-        fields["updated_at"] = self._store.clock()
+        fields["updated_at"] = float(self._store.clock())
         names = ", ".join(f"{name} = ?" for name in fields)
         sql = f"UPDATE jobs SET {names} WHERE id = ?"
         params: tuple[Any, ...] = (*fields.values(), job_id)
         if expect is not None:
             sql += " AND state = ?"
             params += (expect,)
-        async with self._store.transaction() as db:
-            cursor = await db.execute(sql, params)
-            return cursor.rowcount == 1
+        async with self._store.transaction() as tx:
+            return await tx.execute(sql, params) == 1

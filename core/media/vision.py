@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from core.config.features import VisionSettings
 from core.media.images import PreparedImage, data_uri, thumbnail_for_history
 from core.platform.types import Attachment
-from core.storage.sqlite import SqliteStore
+from core.storage.store import Store
 
 HOUR = 3600.0
 
@@ -22,7 +22,7 @@ class VisionMemory:
     def __init__(
         self,
         settings: VisionSettings,
-        store: SqliteStore,
+        store: Store,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings

@@ -1,1 +1,2 @@
-"""Where state lives: the SQLite store and its migrations."""
+"""Where state lives: one Store (store.py) on SQLite (sqlite.py) or PostgreSQL (postgres.py),
+chosen by storage.url (factory.py); the contract in db.py; twin migrations in schema_*.py."""
