@@ -3,7 +3,8 @@ what several workers need from the rest of the config, named by ``preflight``.""
 
 from __future__ import annotations
 
-from bots.app import preflight
+from bots.app import App, build_adapters, preflight
+from bots.shared.flood_plan import Window
 from tests.test_config import RELAY, parse, problems
 
 WEBHOOK = (
@@ -51,3 +52,26 @@ def test_several_workers_need_the_telegram_webhook() -> None:
     assert "telegram.webhook.url" not in dict(preflight(parse(webhook)))
     alone = RELAY + "telegram:\n  enabled: true\n  token: '1:T'\n"
     assert "telegram.webhook.url" not in dict(preflight(parse(alone)))
+
+
+def test_the_global_flood_budget_is_split_between_the_workers() -> None:
+    limits = "  limits:\n    per_chat_per_s: 1\n    per_group_per_min: 20\n    global_per_s: 30\n"
+    storage = "storage:\n  url: postgresql://bot:pw@127.0.0.1:1/none\n"
+    for count, overall in ((1, 30), (2, 15), (3, 10), (64, 1)):
+        text = RELAY + storage + f"workers:\n  count: {count}\n" + WEBHOOK + limits
+        app = App(parse(text))  # nothing is connected before start()
+        (adapter,) = build_adapters(app, ["telegram"])
+        rules = adapter.flood_rules  # type: ignore[attr-defined]
+        assert rules.overall == Window(overall, 1.0)
+        # a chat is answered by one worker at a time: its budgets stay whole
+        assert rules.chat == Window(1, 1.0) and rules.group == Window(20, 60.0)
+
+
+def test_several_workers_need_postgresql() -> None:
+    sqlite = RELAY + "workers:\n  count: 2\n"
+    found = dict(preflight(parse(sqlite)))
+    assert found["workers.count"].startswith("2 workers need one shared PostgreSQL database")
+    storage = "storage:\n  url: postgresql://bot:pw@127.0.0.1:1/none\n"
+    postgres = RELAY + storage + "workers:\n  count: 2\n"
+    assert "workers.count" not in dict(preflight(parse(postgres)))
+    assert "workers.count" not in dict(preflight(parse(RELAY)))
