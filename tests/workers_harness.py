@@ -192,7 +192,10 @@ class Balancer:
             self.deliveries.append((int(update["update_id"]), worker.name, status))
             if status == 200:
                 return worker
-        raise AssertionError(f"update {update['update_id']} was never accepted: {self.deliveries}")
+        logs = "\n".join(f"--- {w.name} (alive: {w.alive})\n{w.log()}" for w in self._workers.all)
+        raise AssertionError(
+            f"update {update['update_id']} was never accepted: {self.deliveries}\n{logs}"
+        )
 
     async def deliver_twice(self, update: dict[str, Any]) -> tuple[Worker, Worker]:
         """Telegram retrying a webhook whose answer it did not get: the same update again,
