@@ -71,8 +71,6 @@ models:
   chat: gpt-test
 chat:
   max_queued_per_conversation: 100
-logging:
-  level: WARNING
 workers:
   count: {count}
   id: ${{RELAYBOT_WORKER_ID}}
@@ -110,20 +108,29 @@ async def closed_loop(
     return done, min(seconds, time.monotonic() - start)
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_case(
-    name: str, storage: str, count: int, users: int, seconds: float, tmp: Path
+    name: str, storage: str, count: int, users: int, seconds: float, tmp: Path, running: int = 0
 ) -> dict[str, Any]:
     async with FakeRelay() as relay:
         fake = CountingTelegram()
         await fake.start()
         workers = Workers(config(tmp, relay, fake, storage, count))
         try:
-            await workers.start_all([f"w{i + 1}" for i in range(count)], limit_s=60)
+            names = [f"w{i + 1}" for i in range(running or count)]
+            await workers.start_all(names, limit_s=60)
             balancer = Balancer(fake, workers)
             await closed_loop(fake, balancer, users, 3.0)  # warm-up
             cpu_before = os.times()
+            bot_before = sum(cpu_s(w.proc.pid) for w in workers.all)
             answers, window = await closed_loop(fake, balancer, users, seconds)
             cpu_after = os.times()
+            bot_cpu = sum(cpu_s(w.proc.pid) for w in workers.all) - bot_before
         finally:
             await workers.stop()
             await fake.stop()
@@ -133,6 +140,7 @@ async def run_case(
         "answers": answers,
         "answers_per_s": answers / window,
         "harness_cpu_s": harness_cpu,
+        "bot_cpu_ms": 1000 * bot_cpu / max(1, answers),
         "window_s": window,
     }
 
@@ -152,27 +160,30 @@ async def main() -> None:
                 "1 process, SQLite", f"path: {tmp / 'bench.db'}", 1, args.users, args.seconds, tmp
             )
         )
-        for count in (1, 2):
+        cases = (
+            ("1 worker, PostgreSQL", 1, 1),
+            ("shared path, 1 worker of 2", 2, 1),
+            ("2 workers, PostgreSQL", 2, 2),
+        )
+        for name, count, running in cases:
             url, db = create_database("relaybot_bench")
             try:
                 results.append(
                     await run_case(
-                        f"{count} worker{'s' * (count > 1)}, PostgreSQL",
-                        f"url: {url}",
-                        count,
-                        args.users,
-                        args.seconds,
-                        tmp,
+                        name, f"url: {url}", count, args.users, args.seconds, tmp, running
                     )
                 )
             finally:
                 drop_database(db)
     print(f"{args.users} users in a closed loop, {args.seconds:g} s after a 3 s warm-up")
-    print(f"{'case':<26} {'answers':>8} {'answers/s':>10} {'harness CPU s':>14}")
+    print(
+        f"{'case':<28} {'answers':>8} {'answers/s':>10} {'bot CPU ms/answer':>18}"
+        f" {'harness CPU s':>14}"
+    )
     for r in results:
         print(
-            f"{r['case']:<26} {r['answers']:>8} {r['answers_per_s']:>10.1f}"
-            f" {r['harness_cpu_s']:>14.1f}"
+            f"{r['case']:<28} {r['answers']:>8} {r['answers_per_s']:>10.1f}"
+            f" {r['bot_cpu_ms']:>18.1f} {r['harness_cpu_s']:>14.1f}"
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from core.jobs import store as js
 from core.jobs.store import _COLUMNS, _OWNER, Job, _job
 from core.storage.store import Store
+from core.workers.sql import write
 
 
 class JobClaims:
@@ -56,32 +57,32 @@ class JobClaims:
 
     async def move(self, job_id: int, *, expect: str, state: str) -> bool:
         """``expect`` -> ``state`` and claimed by this worker, in one statement (a resend)."""
-        async with self._store.transaction() as tx:
-            changed = await tx.execute(
-                f"UPDATE jobs SET state = ?, claimed_by = ?, claimed_until = {self._now()} + ?,"
-                " updated_at = ? WHERE id = ? AND state = ?",
-                (state, self.holder, self.lease_s, float(self._store.clock()), job_id, expect),
-            )
+        changed = await write(
+            self._store,
+            f"UPDATE jobs SET state = ?, claimed_by = ?, claimed_until = {self._now()} + ?,"
+            " updated_at = ? WHERE id = ? AND state = ?",
+            (state, self.holder, self.lease_s, float(self._store.clock()), job_id, expect),
+        )
         return changed == 1
 
     async def claim(self, job_id: int) -> bool:
         """Claim one job (a job this worker just created)."""
-        async with self._store.transaction() as tx:
-            changed = await tx.execute(
-                f"UPDATE jobs SET claimed_by = ?, claimed_until = {self._now()} + ? WHERE id = ?",
-                (self.holder, self.lease_s, job_id),
-            )
+        changed = await write(
+            self._store,
+            f"UPDATE jobs SET claimed_by = ?, claimed_until = {self._now()} + ? WHERE id = ?",
+            (self.holder, self.lease_s, job_id),
+        )
         return changed == 1
 
     async def renew(self) -> int:
         """The heartbeat: every active job of this worker stays claimed for ``lease_s``."""
         marks = ", ".join("?" * len(js.ACTIVE))
-        async with self._store.transaction() as tx:
-            return await tx.execute(
-                f"UPDATE jobs SET claimed_until = {self._now()} + ? WHERE claimed_by = ?"
-                f" AND state IN ({marks})",
-                (self.lease_s, self.holder, *js.ACTIVE),
-            )
+        return await write(
+            self._store,
+            f"UPDATE jobs SET claimed_until = {self._now()} + ? WHERE claimed_by = ?"
+            f" AND state IN ({marks})",
+            (self.lease_s, self.holder, *js.ACTIVE),
+        )
 
     async def orphans(self, owners: Sequence[str]) -> list[Job]:
         """Jobs a dead worker was submitting or delivering (its claim expired; a row never
@@ -112,12 +113,12 @@ class JobClaims:
 
     async def release_running(self) -> int:
         """At a clean stop: running jobs are free for the other workers at once."""
-        async with self._store.transaction() as tx:
-            return await tx.execute(
-                "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
-                " AND state = ?",
-                (self.holder, js.RUNNING),
-            )
+        return await write(
+            self._store,
+            "UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
+            " AND state = ?",
+            (self.holder, js.RUNNING),
+        )
 
     async def holders(self) -> dict[int, str | None]:
         """job id -> the holder of its claim (for tests and operators)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.storage.store import Store
+from core.workers.sql import write
 
 PENDING = "pending"
 TAKEN = "taken"
@@ -49,10 +50,8 @@ class Inbox:
             "inbox", ("source", "update_id", "chat", "payload", "state", "created_at")
         )
         text = json.dumps(payload, ensure_ascii=False)
-        async with self._store.transaction() as tx:
-            stored = await tx.execute(
-                sql, (self.source, update_id, chat, text, PENDING, float(self._store.clock()))
-            )
+        now = float(self._store.clock())
+        stored = await write(self._store, sql, (self.source, update_id, chat, text, PENDING, now))
         return stored == 1
 
     async def ready_chats(self, limit: int = 50) -> list[str]:
@@ -85,12 +84,12 @@ class Inbox:
         return _rows(taken), _rows(lost)
 
     async def finish(self, update_id: int) -> None:
-        async with self._store.transaction() as tx:
-            await tx.execute(
-                "UPDATE inbox SET state = ? WHERE source = ? AND update_id = ? AND holder = ?"
-                " AND state = ?",
-                (DONE, self.source, update_id, self.holder, TAKEN),
-            )
+        await write(
+            self._store,
+            "UPDATE inbox SET state = ? WHERE source = ? AND update_id = ? AND holder = ?"
+            " AND state = ?",
+            (DONE, self.source, update_id, self.holder, TAKEN),
+        )
 
     async def put_back(self, update_ids: list[int]) -> None:
         """Updates taken but never started (a clean stop): another worker answers them."""
@@ -105,13 +104,13 @@ class Inbox:
     async def release_if_idle(self, chat: str) -> bool:
         """Give ``chat``'s lease back unless updates of it wait or are being answered here;
         whether it was given back."""
-        async with self._store.transaction() as tx:
-            released = await tx.execute(
-                "DELETE FROM leases WHERE name = ? AND holder = ? AND NOT EXISTS"
-                " (SELECT 1 FROM inbox WHERE source = ? AND chat = ? AND (state = ?"
-                " OR (state = ? AND holder = ?)))",
-                (chat, self.holder, self.source, chat, PENDING, TAKEN, self.holder),
-            )
+        released = await write(
+            self._store,
+            "DELETE FROM leases WHERE name = ? AND holder = ? AND NOT EXISTS"
+            " (SELECT 1 FROM inbox WHERE source = ? AND chat = ? AND (state = ?"
+            " OR (state = ? AND holder = ?)))",
+            (chat, self.holder, self.source, chat, PENDING, TAKEN, self.holder),
+        )
         return released == 1
 
     async def purge(self, before: float) -> int:

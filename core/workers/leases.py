@@ -13,6 +13,7 @@ import logging
 import secrets
 
 from core.storage.store import Store
+from core.workers.sql import write
 
 log = logging.getLogger("relaybot.workers")
 
@@ -38,37 +39,31 @@ class Leases:
     async def acquire(self, name: str) -> bool:
         """Take ``name`` if it is free, expired or already ours (then it is renewed)."""
         now = self._now()
-        async with self._store.transaction() as tx:
-            changed = await tx.execute(
-                f"INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, {now} + ?)"
-                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
-                f" expires_at = excluded.expires_at WHERE leases.expires_at < {now}"
-                " OR leases.holder = excluded.holder",
-                (name, self.holder, self.lease_s),
-            )
+        changed = await write(
+            self._store,
+            f"INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, {now} + ?)"
+            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+            f" expires_at = excluded.expires_at WHERE leases.expires_at < {now}"
+            " OR leases.holder = excluded.holder",
+            (name, self.holder, self.lease_s),
+        )
         return changed == 1
 
     async def renew(self) -> int:
         """Push back the expiry of every lease this holder has; how many it has."""
-        async with self._store.transaction() as tx:
-            return await tx.execute(
-                f"UPDATE leases SET expires_at = {self._now()} + ? WHERE holder = ?",
-                (self.lease_s, self.holder),
-            )
+        return await write(
+            self._store,
+            f"UPDATE leases SET expires_at = {self._now()} + ? WHERE holder = ?",
+            (self.lease_s, self.holder),
+        )
 
     async def release(self, name: str) -> bool:
-        async with self._store.transaction() as tx:
-            return (
-                await tx.execute(
-                    "DELETE FROM leases WHERE name = ? AND holder = ?", (name, self.holder)
-                )
-                == 1
-            )
+        sql = "DELETE FROM leases WHERE name = ? AND holder = ?"
+        return await write(self._store, sql, (name, self.holder)) == 1
 
     async def release_all(self) -> int:
         """At a clean stop: every lease of this holder, so others take over at once."""
-        async with self._store.transaction() as tx:
-            return await tx.execute("DELETE FROM leases WHERE holder = ?", (self.holder,))
+        return await write(self._store, "DELETE FROM leases WHERE holder = ?", (self.holder,))
 
     async def held(self) -> list[str]:
         rows = await self._store.query(
