@@ -157,3 +157,45 @@ def test_the_commands_export_import_and_migrate(
     db = tmp_path / "data" / "bot.db"
     assert main(["export", "-c", config, "--to", f"sqlite:///{db}"]) == 2
     assert "the same database" in capsys.readouterr().err
+
+
+def test_import_into_postgresql_as_the_readme_says(
+    tmp_path: Path,
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The documented move: the config points at PostgreSQL (password from the environment),
+    ``relaybot import --from sqlite:///old.db`` copies the old file in."""
+    import asyncio
+
+    async def old_file() -> None:
+        store = SqliteStore(tmp_path / "old.db")
+        await store.open()
+        try:
+            await fill(store)
+        finally:
+            await store.close()
+
+    async def count_rows() -> int:
+        store = PostgresStore(pg_url)
+        await store.open()
+        try:
+            return int(await store.fetchval("SELECT COUNT(*) FROM messages"))
+        finally:
+            await store.close()
+
+    asyncio.run(old_file())
+    scheme, rest = pg_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    monkeypatch.setenv("RELAY_API_KEY", "sk-test-key")
+    monkeypatch.setenv("RELAYBOT_DB_URL", f"{scheme}://{user}:{PASSWORD}@{host}")
+    config = str(
+        write_config(tmp_path, "http://127.0.0.1:9/v1", storage="  url: ${RELAYBOT_DB_URL}")
+    )
+    source = f"sqlite:///{tmp_path / 'old.db'}"
+    assert main(["import", "-c", config, "--from", source, "--replace"]) == 0
+    out, err = capsys.readouterr()
+    assert "messages: 2 rows" in out and "conv_images: 1 rows" in out
+    assert PASSWORD not in out + err
+    assert asyncio.run(count_rows()) == 2
