@@ -163,6 +163,8 @@ class TelegramAdapter:
     @property
     def updates_in_progress(self) -> int:
         """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
+        if self._shared is not None:
+            return self._shared.in_progress
         return self._app.update_processor.current_concurrent_updates if self._app else 0
 
     async def start(self) -> None:

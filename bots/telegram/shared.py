@@ -82,6 +82,7 @@ class SharedUpdates:
         self._handle = handle
         self._interrupted = interrupted
         self._slots = asyncio.Semaphore(max_concurrent)
+        self.in_progress = 0  # updates being answered now (holding one of the slots)
         self._active: dict[str, int] = {}  # chat (lease name) -> its updates in hand here
         self._waiting: dict[asyncio.Task[None], int] = {}  # not started yet -> update_id
         self._tasks: set[asyncio.Task[None]] = set()
@@ -214,10 +215,13 @@ class SharedUpdates:
             async with self._slots:
                 if me is not None:
                     self._waiting.pop(me, None)  # started: no longer handed back at a stop
+                self.in_progress += 1
                 try:
                     await self._handle(row.payload)
                 except Exception:
                     log.exception("telegram update %d failed", row.update_id)
+                finally:
+                    self.in_progress -= 1
             await self.inbox.finish(row.update_id)
         finally:
             if me is not None:
