@@ -1,9 +1,10 @@
-"""One asyncio lock per conversation key, freed as soon as nobody holds or waits for it.
+"""One line per conversation key, forgotten as soon as nobody holds or waits in it.
 
 A message first takes a *place* in its key's line (at once, counted, refused when the line is
-full), then ``hold()``s the lock when its turn comes, then ``leave()``s. Taking the place before
-any slow work (downloading a photo) is what bounds how many messages one conversation can have
-in flight.
+full), then ``hold()``s the line when its turn comes, then ``leave()``s. Turns go in the order
+places were taken, so an await between the two (the access gate's database query) cannot let a
+later message overtake. Taking the place before any slow work (downloading a photo) is what
+bounds how many messages one conversation can have in flight.
 """
 
 from __future__ import annotations
