@@ -14,6 +14,7 @@ import pytest
 from bots.telegram.shared import SharedUpdates, chat_of
 from core.storage.sqlite import SqliteStore
 from core.storage.store import Store
+from core.workers.heartbeat import Heartbeat
 from core.workers.inbox import DONE, INTERRUPTED, PENDING, Inbox
 from core.workers.leases import Leases, holder_name
 
@@ -125,3 +126,28 @@ async def test_a_dead_workers_chat_moves_on_and_its_update_is_not_redone(store: 
     dead.gate.set()  # the dead worker's late finish changes nothing
     await dead.shared.wait_idle()
     assert (await inbox.states())[1] == INTERRUPTED
+
+
+async def test_the_heartbeat_renews_and_survives_a_failed_renewal() -> None:
+    beats: list[str] = []
+    failures = 0
+
+    async def leases() -> None:
+        beats.append("leases")
+
+    async def claims() -> None:
+        nonlocal failures
+        failures += 1
+        if failures == 1:
+            raise RuntimeError("database away for a moment")
+        beats.append("claims")
+
+    heartbeat = Heartbeat(lease_s=0.15)  # a beat every 0.05 s
+    heartbeat.add("leases", leases)
+    heartbeat.add("job claims", claims)
+    heartbeat.start()
+    try:
+        await until(lambda: beats.count("claims") >= 2)  # the failure did not stop it
+    finally:
+        await heartbeat.stop()
+    assert beats.count("leases") >= 3
