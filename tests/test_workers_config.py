@@ -16,7 +16,7 @@ WEBHOOK = (
 def test_defaults_are_one_process_alone() -> None:
     settings = parse(RELAY)
     workers = settings.workers
-    assert (workers.count, workers.id, workers.lease_s, workers.poll_s) == (1, "", 30.0, 1.0)
+    assert (workers.count, workers.id, workers.lease_s, workers.poll_s) == (1, "", 30.0, 0.5)
     assert not workers.shared
     assert workers.name()  # host-pid when no id is given
     assert "workers: 1 (this process alone)" in settings.summary()

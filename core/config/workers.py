@@ -70,7 +70,7 @@ class WorkersSettings(Section):
         description="Seconds before a dead worker's chats and jobs go to another (1..600).",
     )
     poll_s: Annotated[float, _seconds(0.05, 60.0)] = Field(
-        default=1.0,
+        default=0.5,
         description="Seconds between two looks for work other workers left (0.05..60).",
     )
 
