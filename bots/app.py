@@ -39,6 +39,7 @@ from core.relay.suno import SunoClient
 from core.relay.video import KlingClient, LumaClient, RunwayClient
 from core.storage.factory import make_store
 from core.storage.sqlite import storage_problem
+from core.workers.context import WorkerContext
 
 log = logging.getLogger("relaybot.app")
 
@@ -67,6 +68,8 @@ class App:
         # Started by serve() only when an adapter or operations mount a route on it.
         self.http = HttpServer(settings.http.listen, settings.http.port)
         self.traits = TraitsRegistry()  # each adapter's traits, registered as it is built
+        # One of several workers on the database (workers.count > 1), or this process alone.
+        self.worker = WorkerContext.of(settings.workers, self.store)
         jobs = settings.jobs
         self.jobs = JobRunner(
             self.store,
@@ -75,6 +78,7 @@ class App:
             traits=self.traits,
             max_parallel_deliveries=jobs.max_parallel_deliveries,
             metrics=self.metrics,
+            worker=self.worker,
         )
         self._fetcher = media = MediaFetcher(
             self.relay,
@@ -139,6 +143,7 @@ class App:
             traits=self.traits,
             outbox=self.outbox,  # admins' notices (issue 12)
             metrics=self.metrics,
+            worker=self.worker,
         )
         self.health = Health(
             store=self.store, relay=self.relay, metrics=self.metrics, jobs=self.jobs
@@ -154,6 +159,8 @@ class App:
             await self.store.forget_images(before=time.time() - retention)  # kept too long
             await self.relay.start()
             self.engine.access.retention.start()  # prunes now and daily (issue 12)
+            if self.worker.shared:  # keeps this worker's leases and claims alive
+                self.worker.heartbeat.start()
         except BaseException:
             await self.relay.aclose()
             await self.store.close()
@@ -230,6 +237,7 @@ class App:
         self._started = False
         await self.jobs.stop()
         await self.engine.access.retention.stop()
+        await self.worker.heartbeat.stop()
         if not await self.engine.wait_idle(drain_timeout):
             log.warning("stopping with %d replies still in flight", self.engine.in_flight)
         await self.relay.aclose()
@@ -366,12 +374,24 @@ def preflight(settings: Settings, *, platforms: bool = True) -> list[tuple[str, 
             problems.append(
                 (f"{name}.enabled", f"this version cannot run {name} yet; set it to false")
             )
+    count = settings.workers.count
+    for name, section in settings.platforms().items():
+        if section.enabled:
+            problems += [(f"{name}.{k}", p) for k, p in section.workers_problems(count)]
     host = (urlsplit(settings.relay.base_url).hostname or "").lower()
     if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
         problems.append(
             ("relay.base_url", f"{host} is the example placeholder; set your relay's URL")
         )
     database = settings.storage.database()
+    if settings.workers.shared and not database.is_postgres:
+        problems.append(
+            (
+                "workers.count",
+                f"{count} workers need one shared PostgreSQL database: set storage.url to"
+                " postgresql://...; SQLite serves one process",
+            )
+        )
     if not database.is_postgres:  # PostgreSQL is reached by check-config and at start-up
         storage = storage_problem(database.path)
         if storage:

@@ -98,7 +98,13 @@ class FakeRelay(MediaRoutes, MjRoutes, SunoRoutes, VideoRoutes, AudioRoutes):
         except ValueError:
             body = None
         self.requests.append(
-            RecordedRequest(request.method, request.path, CIMultiDict(request.headers), body)
+            RecordedRequest(
+                request.method,
+                request.path,
+                CIMultiDict(request.headers),
+                body,
+                peer=request.transport.get_extra_info("peername") if request.transport else None,
+            )
         )
         return f"req-{next(self._counter)}", body
 

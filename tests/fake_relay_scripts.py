@@ -35,6 +35,7 @@ class RecordedRequest:  # headers are case-insensitive; json is None when the bo
     headers: CIMultiDict[str]
     json: Any
     form: dict[str, Any] | None = None  # multipart: field -> str, file -> (name, bytes, type)
+    peer: Any = None  # the client's (host, port): one port for requests over one connection
 
 
 @dataclass(frozen=True)

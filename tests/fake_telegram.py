@@ -238,8 +238,10 @@ class FakeTelegram(TelegramState):
         """Seconds until flood control lets ``chat_id`` through again (0 when free)."""
         return self._flood.remaining(chat_id, time.monotonic())
 
-    async def deliver_webhook(self, update: dict[str, Any]) -> int:
-        """POST ``update`` to the setWebhook URL with its secret header; return the status."""
+    async def deliver_webhook(self, update: dict[str, Any], url: str | None = None) -> int:
+        """POST ``update`` to the setWebhook URL with its secret header; return the status.
+        ``url``: post to this address instead (one worker behind the public URL, as a load
+        balancer in front of several would)."""
         if self.webhook is None:
             raise AssertionError("no webhook is set (setWebhook was not called)")
         headers = {}
@@ -247,7 +249,7 @@ class FakeTelegram(TelegramState):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
         async with (
             aiohttp.ClientSession() as session,
-            session.post(self.webhook["url"], json=update, headers=headers) as resp,
+            session.post(url or self.webhook["url"], json=update, headers=headers) as resp,
         ):
             await resp.read()
             status = resp.status

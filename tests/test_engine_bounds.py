@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bots.app import App
-from core.engine.locks import Place
+from core.engine.locks import KeyedLocks, Place
 from core.platform.types import (
     Attachment,
     ErrorReply,
@@ -139,3 +139,35 @@ async def until(condition: Callable[[], bool], limit_s: float = 5.0) -> None:
     async with asyncio.timeout(limit_s):
         while not condition():  # noqa: ASYNC110 - polls a plain condition, there is no event
             await asyncio.sleep(0.001)
+
+
+async def test_turns_follow_the_order_places_were_taken_not_the_order_of_hold() -> None:
+    """Issue 15: a message that awaits the database between taking its place and holding it
+    (the access gate, on a PostgreSQL pool whose answers come back in any order) is not
+    overtaken by the message after it."""
+    locks = KeyedLocks()
+    first, second, third = (locks.join("k") for _ in range(3))
+    assert first is not None and second is not None and third is not None
+    order: list[str] = []
+    first_may_hold = asyncio.Event()
+
+    async def run(name: str, place: Place, before: asyncio.Event | None = None) -> None:
+        if before is not None:
+            await before.wait()  # a slow await before hold()
+        try:
+            async with place.hold():
+                order.append(name)
+                await asyncio.sleep(0)
+        finally:
+            place.leave()
+
+    tasks = [
+        asyncio.create_task(run("second", second)),
+        asyncio.create_task(run("first", first, first_may_hold)),
+    ]
+    await asyncio.sleep(0.01)
+    assert order == []  # the second waits for the first, which has not come yet
+    third.leave()  # one that gives up its place holds no one up
+    first_may_hold.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first", "second"] and len(locks) == 0

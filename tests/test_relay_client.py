@@ -75,6 +75,18 @@ async def test_deltas_arrive_as_they_come(client: RelayClient, fake_relay: FakeR
     assert isinstance(rest[-1], ChatEnd) and not rest[-1].truncated
 
 
+async def test_streamed_answers_reuse_one_connection(
+    client: RelayClient, fake_relay: FakeRelay
+) -> None:
+    # After [DONE] the client reads the end of the body, so the connection goes back to the
+    # pool: no new TCP (or TLS) handshake per answer.
+    fake_relay.enqueue(Stream(["one"]), Stream(["two"]), Stream(["three"]))
+    assert [(await run(client))[0] for _ in range(3)] == ["one", "two", "three"]
+    peers = [r.peer for r in fake_relay.requests]
+    assert len(peers) == 3 and peers[0] is not None
+    assert peers[1] == peers[0] and peers[2] == peers[0]
+
+
 async def test_leaving_a_stream_early_closes_it(client: RelayClient, fake_relay: FakeRelay) -> None:
     hold = asyncio.Event()
     fake_relay.enqueue(Stream(chunks=["one", "two"], hold=hold))

@@ -14,6 +14,7 @@ from core.access.ids import Who
 from core.access.store import AccessStore
 from core.engine.history import Turn
 from core.jobs import store as js
+from core.jobs.claims import JobClaims
 from core.jobs.results import JobResults
 from core.jobs.store import JobStore
 from core.platform.outbox import Destination
@@ -22,6 +23,8 @@ from core.storage.copy import TargetNotEmptyError, copy_database
 from core.storage.postgres import PostgresStore
 from core.storage.sqlite import SqliteStore
 from core.storage.store import Store, UsageRecord
+from core.workers.inbox import Inbox
+from core.workers.leases import Leases
 from tests.conftest import write_config
 from tests.pg import pg_url, truncate_all
 
@@ -56,6 +59,10 @@ async def fill(store: Store) -> None:
     await bridge.add_delivery("inst", "1", "done", "room", "u", [{"type": "text"}], 3600)
     await bridge.put_media("video/mp4", "v.mp4", b"\x00\x01video", 3600)
     await bridge.save_ref("room", "u", {"ref": 1})
+    # issue 15: a worker's lease on a chat, a stored Telegram update, a claimed job
+    await Leases(store, "w1/abc", 30).acquire("telegram:1:chat:5")
+    await Inbox(store, "telegram:1", "w1/abc").accept(7, "telegram:1:chat:5", {"update_id": 7})
+    await JobClaims(store, "w1/abc", 30).claim(job.id)
     async with store.transaction() as tx:  # a daily summary (retention writes them)
         await tx.execute(
             "INSERT INTO usage_daily (day, platform, user_id, chat, kind, model, amount, count)"

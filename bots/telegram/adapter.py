@@ -21,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots.shared.flood import FloodGate, FloodLimits
+from bots.shared.flood import FloodGate, FloodLimits, Rules
 from bots.telegram.inbound import PLATFORM, BotIdentity, thread_of, to_incoming
 from bots.telegram.media import (
     AlbumCollector,
@@ -34,6 +34,7 @@ from bots.telegram.media import (
 from bots.telegram.render import CALLBACK_PREFIX, ReplyRenderer, TextLost
 from bots.telegram.send import ChatGone, Skipped, Target, TelegramSender
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.shared import SharedUpdates, StoringQueue
 from bots.telegram.stream import plain
 from bots.telegram.traits import telegram_traits
 from core.commands.table import COMMANDS, parse_command
@@ -51,6 +52,7 @@ from core.errors import (
 from core.platform.outbox import Destination, NothingSent, Outbox
 from core.platform.types import IncomingMessage, ReplyEvent
 from core.texts.i18n import LANGS, Lang, pick_lang, t
+from core.workers.inbox import Inbox
 
 log = logging.getLogger("relaybot.telegram")
 
@@ -78,8 +80,27 @@ class TelegramAdapter:
         self._app: Application | None = None  # type: ignore[type-arg]
         self._me = BotIdentity(0, "")
         limits = self._config.limits
+        self._shared: SharedUpdates | None = None
+        worker = engine.worker
+        workers = 1
+        if worker is not None and worker.shared:
+            workers = worker.settings.count
+            self._shared = SharedUpdates(
+                lambda source: Inbox(engine.store, source, worker.holder),
+                worker.leases,
+                poll_s=worker.settings.poll_s,
+                max_concurrent=self._config.max_concurrent_updates,
+                handle=self._process_stored,
+                interrupted=self._tell_interrupted,
+            )
+        # With several workers the bot-wide budget is split between them (README "Several
+        # workers"); a chat is answered by one worker at a time, so its budgets hold whole.
         self._gate = FloodGate(
-            FloodLimits(limits.per_chat_per_s, limits.per_group_per_min, limits.global_per_s)
+            FloodLimits(
+                limits.per_chat_per_s,
+                limits.per_group_per_min,
+                max(1, limits.global_per_s // workers),
+            )
         )
         self._albums = AlbumCollector(self._config.album_wait_s, self._handle_messages)
         self._sender: TelegramSender | None = None
@@ -114,11 +135,18 @@ class TelegramAdapter:
         # in its first part's slot (AlbumCollector); button presses go the same way as texts
         # (when every slot is busy, a press waits too and its spinner just turns longer).
         builder = builder.concurrent_updates(config.max_concurrent_updates)
+        if self._shared is not None:  # updates are stored before Telegram hears 200
+            builder = builder.update_queue(StoringQueue(self._shared.accept))
         app = builder.build()
         app.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, self._on_message))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
         return app
+
+    @property
+    def flood_rules(self) -> Rules:
+        """The budgets this process keeps to (its share of the global one, with workers)."""
+        return self._gate.rules
 
     @property
     def connected(self) -> bool:
@@ -135,6 +163,8 @@ class TelegramAdapter:
     @property
     def updates_in_progress(self) -> int:
         """Updates being handled right now (at most ``telegram.max_concurrent_updates``)."""
+        if self._shared is not None:
+            return self._shared.in_progress
         return self._app.update_processor.current_concurrent_updates if self._app else 0
 
     async def start(self) -> None:
@@ -159,6 +189,8 @@ class TelegramAdapter:
         self._app = app
         bot = app.bot
         self._me = BotIdentity(bot.id, bot.username, self._config.trigger_words)
+        if self._shared is not None:
+            self._shared.bind(f"{PLATFORM}:{bot.id}")
         self._sender = TelegramSender(bot, self._gate, metrics=self._engine.metrics)
         await self._register_commands()
         await app.start()
@@ -175,6 +207,8 @@ class TelegramAdapter:
                 secret_token=webhook.secret_token,
                 allowed_updates=ALLOWED_UPDATES,
             )
+            if self._shared is not None:
+                self._shared.start()
             log.info("telegram started as @%s, webhook %s", bot.username, webhook.url)
         else:
             await app.updater.start_polling(
@@ -231,6 +265,8 @@ class TelegramAdapter:
             self._outbox.unregister(PLATFORM)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        if self._shared is not None:
+            await self._shared.stop(STOP_WAIT_S)
         await self._albums.flush()
         if app.running:
             try:
@@ -260,6 +296,27 @@ class TelegramAdapter:
             log.warning("could not register the command menu: %s", exc.message)
 
     # --- updates ---------------------------------------------------------------------------
+
+    async def _process_stored(self, payload: dict[str, object]) -> None:
+        """An update from the shared inbox, through PTB's handlers as if it had just come."""
+        assert self._app is not None
+        update = Update.de_json(payload, self._app.bot)
+        if update is not None:
+            await self._app.process_update(update)
+
+    async def _tell_interrupted(self, payload: dict[str, object]) -> None:
+        """A worker died while answering this update: its sender is asked to send it again."""
+        assert self._app is not None
+        update = Update.de_json(payload, self._app.bot)
+        message = update.message if update is not None else None
+        if message is None or message.from_user is None or to_incoming(message, self._me) is None:
+            return  # not a message to the bot (group chatter): nothing was being answered
+        lang = pick_lang(message.from_user.language_code, self._settings.language)
+        group = message.chat.type != "private"
+        target = Target(
+            message.chat.id, group, thread_of(message), message.message_id if group else None
+        )
+        await self._notify(target, t("worker.interrupted", lang))
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         """getUpdates failed; PTB tries again with a growing pause (up to 30 s), forever."""

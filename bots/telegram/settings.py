@@ -88,6 +88,17 @@ class TelegramSettings(TokenPlatformSection):
     webhook: TelegramWebhookSettings = Field(default_factory=TelegramWebhookSettings)
     limits: TelegramLimits = Field(default_factory=TelegramLimits)
 
+    def workers_problems(self, count: int) -> list[tuple[str, str]]:
+        if count > 1 and not self.webhook.url:
+            return [
+                (
+                    "webhook.url",
+                    f"required when workers.count is {count}: only one process can long-poll"
+                    " Telegram; set the webhook (behind a load balancer, any worker takes updates)",
+                )
+            ]
+        return []
+
     def summary(self) -> list[str]:
         mode = f"webhook {self.webhook.url}" if self.webhook.url else "long polling"
         lines = [f"telegram mode: {mode}"]

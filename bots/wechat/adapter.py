@@ -323,6 +323,8 @@ class WeChatAdapter:
                 await self._bridge.save_reply(instance, msg.message_id, reply)
                 return reply
             found = await self._bridge.answered(instance, msg.message_id)
+        if found is not None and found[1] is None:
+            found = await self._answered_elsewhere(msg.message_id, found)
         if found is not None and found[1] is not None:
             log.info("wechat duplicate message %s: stored reply", msg.message_id)
             stored: dict[str, Any] = json.loads(found[1])
@@ -330,6 +332,22 @@ class WeChatAdapter:
         # Claimed by a run that stopped before answering: never answered twice.
         request_id = found[0] if found else ""
         return {"request_id": request_id, "replies": [], "jobs": [], "duplicate": True}
+
+    async def _answered_elsewhere(
+        self, message_id: str, found: tuple[str, str | None]
+    ) -> tuple[str, str | None]:
+        """With several workers, the message may be being answered by another one right now
+        (the plugin sent it again, through another worker): its stored reply, when it comes
+        within ``answer_within_s`` (it is saved by then, "still working" at worst)."""
+        worker = self._engine.worker
+        if worker is None or not worker.shared:
+            return found  # one process: a claim without a reply is a previous run's
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.answer_within_s + 2.0
+        while found[1] is None and loop.time() < deadline and not self._stopping.is_set():
+            await asyncio.sleep(0.1)
+            found = await self._bridge.answered(self._config.instance, message_id) or found
+        return found
 
     def _incoming(self, msg: WireMessage) -> IncomingMessage:
         channel = msg.channel

@@ -31,6 +31,11 @@ class PlatformSection(Section):
         """Lines ``relaybot check-config`` shows when the platform is enabled; no secret."""
         return []
 
+    def workers_problems(self, count: int) -> list[tuple[str, str]]:
+        """Why ``count`` processes (``workers.count``) cannot run this platform together, as
+        (key path inside this section, problem); checked when the platform is enabled."""
+        return []
+
 
 class TokenPlatformSection(PlatformSection):
     """A platform section whose ``token`` is required when the platform is enabled."""

@@ -49,6 +49,7 @@ from core.config.fields import (
     without_userinfo,
 )
 from core.config.sections import PlatformSection, Section, secret_values
+from core.config.workers import WorkersSettings
 from core.errors import ConfigError
 from core.storage.url import StorageUrl, StorageUrlError, parse_storage_url
 
@@ -265,6 +266,9 @@ class Settings(Section):
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
     access: AccessSettings = Field(default_factory=AccessSettings, description="Who may.")
     quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="How much.")
+    workers: WorkersSettings = Field(
+        default_factory=WorkersSettings, description="Several processes on one database."
+    )
     shutdown_grace_s: PositiveNumber = Field(
         default=30.0, description="Seconds SIGTERM waits for answers in flight to finish."
     )
@@ -341,6 +345,7 @@ class Settings(Section):
             f"history tokens: {chat.history_tokens}",
             f"group mode: {chat.group_mode}{overrides}",
             f"logging: {self.logging.level}, {self.logging.format}",
+            *self.workers.summary(),
             *self.access_summary(),
         ]
         platforms = self.platforms()

@@ -57,6 +57,7 @@ from core.platform.types import (
 from core.relay.types import ChatDelta, ChatEnd, ChatMessage
 from core.storage.store import Store, UsageRecord
 from core.texts.i18n import Lang, pick_lang, t
+from core.workers.context import WorkerContext
 
 log = logging.getLogger("relaybot.engine")
 
@@ -90,8 +91,12 @@ class Engine:
         traits: TraitsRegistry | None = None,
         outbox: Outbox | None = None,
         metrics: Metrics = NO_METRICS,
+        worker: WorkerContext | None = None,
     ) -> None:
         self._settings = settings
+        # One of several workers on one database (workers.count > 1), or None: this process
+        # alone. Adapters read it (the Telegram inbox, the flood budget's share).
+        self.worker = worker
         self.metrics = metrics  # adapters count their API calls here too
         self._store = store
         self._relay = relay

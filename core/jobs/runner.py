@@ -15,6 +15,7 @@ from core.commands.actions import tokenize
 from core.engine.locks import KeyedLocks
 from core.errors import BotError, JobLimitError, RelayTimeoutError, SubmitUncertainError
 from core.jobs import store as js
+from core.jobs.claims import JobClaims
 from core.jobs.results import JobResults
 from core.jobs.store import Job, JobStore
 from core.metrics import NO_METRICS, Metrics
@@ -24,6 +25,7 @@ from core.platform.traits import TraitsRegistry
 from core.platform.types import Button, ButtonRows, FinalText, ReplyEvent
 from core.storage.store import Store
 from core.texts.i18n import Lang, t
+from core.workers.context import WorkerContext
 
 log = logging.getLogger("relaybot.jobs")
 
@@ -107,8 +109,17 @@ class JobRunner:
         traits: TraitsRegistry | None = None,
         retry_s: float = RETRY_S,
         metrics: Metrics = NO_METRICS,
+        worker: WorkerContext | None = None,
     ) -> None:
         self.metrics = metrics
+        # Several workers on one database: jobs are claimed (core.jobs.claims); alone, every
+        # job in the database is this process's, as it always was.
+        self.claims: JobClaims | None = None
+        self._poll_cap_s = IDLE_WAIT_S
+        if worker is not None and worker.shared:
+            self.claims = JobClaims(store, worker.holder, worker.settings.lease_s)
+            worker.heartbeat.add("job claims", self.claims.renew)
+            self._poll_cap_s = worker.settings.poll_s
         self.jobs = JobStore(store)
         self.results = JobResults(store, self.jobs)
         self._traits = traits  # None: events go out as the backends made them
@@ -142,24 +153,43 @@ class JobRunner:
 
     async def start(self) -> None:
         """Resume: running jobs are polled again; a job stopped mid-submit or mid-delivery is
-        never repeated on its own (it may be charged, or already delivered): its user is told."""
-        for job in await self.jobs.active():
-            if job.created_at >= self._born or not self._outbox.available(job.dest.owner):
-                continue  # this run's own job, or another process's adapter: not ours
-            if job.state == js.SUBMITTING:
-                await self.jobs.update(
-                    job.id,
-                    expect=js.SUBMITTING,
-                    state=js.FAILED,
-                    error="interrupted while submitting",
-                )
-                await self._tell(job, t("job.submit_unknown", job.dest.lang, id=job.id))
-            elif job.state == js.DELIVERING:
-                await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT)
-                await self._offer_resend(job)
+        never repeated on its own (it may be charged, or already delivered): its user is told.
+        With several workers, only jobs whose worker is gone (claim expired) are settled, here
+        and at every poll."""
+        if self.claims is not None:
+            await self._settle_orphans()
+        else:
+            for job in await self.jobs.active():
+                if job.created_at >= self._born or not self._outbox.available(job.dest.owner):
+                    continue  # this run's own job, or another process's adapter: not ours
+                await self._settle(job)
         self._stopping = False
         self._start_poller()
         log.info("job runner started, %d jobs running", len(await self.jobs.active()))
+
+    async def _settle(self, job: Job) -> None:
+        """A job whose process stopped while submitting or delivering it: never redone."""
+        if job.state == js.SUBMITTING:
+            if await self.jobs.update(
+                job.id,
+                expect=js.SUBMITTING,
+                state=js.FAILED,
+                error="interrupted while submitting",
+            ):
+                await self._tell(job, t("job.submit_unknown", job.dest.lang, id=job.id))
+        elif job.state == js.DELIVERING:
+            if await self.jobs.update(job.id, expect=js.DELIVERING, state=js.IN_DOUBT):
+                await self._offer_resend(job)
+
+    def _owners(self) -> list[str]:
+        """The adapters running in this process (jobs of others are not ours to send)."""
+        return self._outbox.names()
+
+    async def _settle_orphans(self) -> None:
+        assert self.claims is not None
+        for job in await self.claims.orphans(self._owners()):
+            log.warning("job id=%d was left %s by a worker that stopped", job.id, job.state)
+            await self._settle(job)
 
     async def stop(self) -> None:
         """Stop polling and cancel the deliveries in flight. A delivery that had not sent
@@ -175,6 +205,11 @@ class JobRunner:
         for delivery in deliveries:
             delivery.cancel()
         await asyncio.gather(*deliveries, return_exceptions=True)
+        if self.claims is not None:  # the other workers take the running jobs over at once
+            try:
+                await self.claims.release_running()
+            except Exception as exc:
+                log.warning("could not hand the running jobs to the other workers: %s", exc)
 
     @property
     def poller(self) -> asyncio.Task[None] | None:
@@ -221,6 +256,8 @@ class JobRunner:
             job = await self.jobs.create(
                 family, kind, conv_key, dest, prompt, self._clock() + backend.deadline_s
             )
+            if self.claims is not None:  # ours while it is submitted and polled
+                await self.claims.claim(job.id)
             if charged is not None and self.meter is not None:
                 await self.meter.bind_job(charged, job.id)
         try:
@@ -300,13 +337,19 @@ class JobRunner:
         """Seconds until the next job of an adapter running here is due."""
         due = await self.jobs.next_poll_times()
         times = [at for adapter, at in due.items() if self._outbox.available(adapter)]
-        return max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
+        wait = max(0.0, min(times) - self._clock()) if times else IDLE_WAIT_S
+        return min(wait, self._poll_cap_s)  # other workers add jobs, or die, meanwhile
 
     async def poll_once(self) -> None:
         """Fetch every due job (one batch call per family) and move each one on."""
         now = self._clock()
         by_family: dict[str, list[Job]] = defaultdict(list)
-        for job in await self.jobs.due(now):
+        if self.claims is not None:
+            await self._settle_orphans()
+            due = await self.claims.claim_due(now, self._owners())
+        else:
+            due = await self.jobs.due(now)
+        for job in due:
             if self._outbox.available(job.dest.owner):  # others belong to another process
                 by_family[job.family].append(job)
         for family, jobs in by_family.items():
@@ -443,7 +486,11 @@ class JobRunner:
         job = await self.jobs.get(job_id)
         if job is None or job.dest.user_id != user_id or job.state != js.IN_DOUBT:
             return False
-        if await self.jobs.update(job.id, expect=js.IN_DOUBT, state=js.DELIVERING):
+        if self.claims is not None:
+            moved = await self.claims.move(job.id, expect=js.IN_DOUBT, state=js.DELIVERING)
+        else:
+            moved = await self.jobs.update(job.id, expect=js.IN_DOUBT, state=js.DELIVERING)
+        if moved:
             self._start_delivery(self._backends[job.family], job.id)
         return True
 

@@ -77,6 +77,10 @@ class Outbox:
     def unregister(self, adapter: str) -> None:
         self._sinks.pop(adapter, None)
 
+    def names(self) -> list[str]:
+        """The adapters running in this process."""
+        return list(self._sinks)
+
     def available(self, adapter: str) -> bool:
         """Whether the adapter ``adapter`` is running in this process."""
         return adapter in self._sinks

@@ -26,6 +26,10 @@ log = logging.getLogger("relaybot.relay")
 # A stream read slower than this had to wait for the network; the client then pauses for its
 # ``batch_s`` (see ``client.BATCH_S``) before reading on.
 _WAITED_S = 0.001
+# After ``[DONE]`` the rest of the body (normally only the end of the chunked encoding) is read
+# for at most this long, so the connection goes back to the pool instead of being closed: a new
+# connection per answer costs a TCP (and on a real relay a TLS) handshake.
+_DRAIN_S = 0.1
 
 
 class ChatMixin:
@@ -182,6 +186,8 @@ class ChatMixin:
                     yield ChatDelta(text)
                 if waited:
                     await asyncio.sleep(self._batch_s)
+            if done:
+                await _drain(lines)
         except httpx.TimeoutException as exc:
             if not got_text:
                 raise self._transport_error(exc, request_id) from None
@@ -199,3 +205,13 @@ class ChatMixin:
         if not done:
             log.warning("relay stream ended without [DONE], request id %s", request_id or "-")
         yield ChatEnd(request_id, usage, finish, truncated=not done)
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read (and ignore) what follows ``[DONE]``, bounded by ``_DRAIN_S`` and the stream's cap."""
+    try:
+        async with asyncio.timeout(_DRAIN_S):
+            async for _ in lines:
+                pass
+    except (TimeoutError, OverLimit, httpx.HTTPError):
+        pass  # the connection is closed instead of reused, as without draining

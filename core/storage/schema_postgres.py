@@ -178,4 +178,29 @@ MIGRATIONS: tuple[str, ...] = (
         value BYTEA NOT NULL
     );
     """,
+    # issue 15: several workers on one database. Claims on jobs (which worker polls and
+    # delivers each, until when), leases (a chat's updates answered by one worker at a time)
+    # and the inbox of Telegram updates (stored before Telegram hears 200; one per update).
+    """
+    ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+    ALTER TABLE jobs ADD COLUMN claimed_until DOUBLE PRECISION;
+    CREATE INDEX jobs_by_claim ON jobs (claimed_by, state);
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX leases_by_holder ON leases (holder);
+    CREATE TABLE inbox (
+        source TEXT NOT NULL,
+        update_id BIGINT NOT NULL,
+        chat TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        holder TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (source, update_id)
+    );
+    CREATE INDEX inbox_by_state ON inbox (source, state, chat);
+    """,
 )

@@ -86,11 +86,13 @@ class SqliteTx(Tx):
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, tuple(params))
-        try:
-            return max(cursor.rowcount, 0)
-        finally:
-            await cursor.close()
+        # One trip to aiosqlite's thread (execute + close of a cursor are two, ~80 us each on
+        # a 2-core VM). The rows changed are read from the connection's counter, which no
+        # other statement moves meanwhile (the database lock is held); the schema has no
+        # triggers or foreign-key actions, so it counts what ``cursor.rowcount`` would.
+        before = self._conn.total_changes
+        await self._conn.execute_fetchall(sql, tuple(params))
+        return self._conn.total_changes - before
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, [tuple(r) for r in rows])

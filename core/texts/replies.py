@@ -16,6 +16,12 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "出了点问题，请稍后再试。",
         "en": "Something went wrong. Please try again later.",
     },
+    "worker.interrupted": {
+        "zh": "处理你的消息时机器人的一个进程意外停止了。为避免重复回答（和重复计费），"
+        "这条消息不会自动重新处理，请再发送一次。",
+        "en": "One of the bot's processes stopped while it was answering your message. So that "
+        "nothing is answered (or charged) twice it is not redone on its own: please send it again.",
+    },
     "error.storage": {
         "zh": "机器人的数据库暂时无法写入，这一步没有保存。"
         "请稍后再试；如果一直这样，请告诉管理员。",
