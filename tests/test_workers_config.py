@@ -75,3 +75,15 @@ def test_several_workers_need_postgresql() -> None:
     postgres = RELAY + storage + "workers:\n  count: 2\n"
     assert "workers.count" not in dict(preflight(parse(postgres)))
     assert "workers.count" not in dict(preflight(parse(RELAY)))
+
+
+def test_several_workers_need_their_own_discord_shards() -> None:
+    discord = "discord:\n  enabled: true\n  token: 'd.t'\n"
+    storage = "storage:\n  url: postgresql://bot:pw@127.0.0.1:1/none\n"
+    whole = RELAY + storage + "workers:\n  count: 2\n" + discord
+    found = dict(preflight(parse(whole)))
+    assert found["discord.shard_ids"].startswith("required when workers.count is 2")
+    sharded = whole + "  shard_count: 2\n  shard_ids: [1]\n"
+    assert "discord.shard_ids" not in dict(preflight(parse(sharded)))
+    alone = RELAY + discord
+    assert "discord.shard_ids" not in dict(preflight(parse(alone)))

@@ -151,6 +151,19 @@ class DiscordSettings(TokenPlatformSection):
     def filesize_limit_bytes(self) -> int:
         return int(self.filesize_limit * MIB)
 
+    def workers_problems(self, count: int) -> list[tuple[str, str]]:
+        # Every worker with the whole gateway would answer every message once per worker.
+        if count > 1 and not self.shard_ids:
+            return [
+                (
+                    "shard_ids",
+                    f"required when workers.count is {count}: give each worker its own shards"
+                    " of discord.shard_count (e.g. [0] on one, [1] on another), otherwise every"
+                    " worker answers every Discord message",
+                )
+            ]
+        return []
+
     def summary(self) -> list[str]:
         intents = "message content" if self.message_content else "no message content"
         lines = [f"discord intents: {intents}; threads: {'on' if self.threads else 'off'}"]
